@@ -1,0 +1,46 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+type Cleanup = () => Promise<void> | void;
+
+const cleanups = new Set<Cleanup>();
+
+/** Registers work that must run on success, failure and Ctrl-C alike; returns a function that runs it once. */
+export function onCleanup(cleanup: Cleanup): () => Promise<void> {
+  let done = false;
+  const once: Cleanup = async () => {
+    if (done) return;
+    done = true;
+    cleanups.delete(once);
+    await cleanup();
+  };
+  cleanups.add(once);
+  return async () => once();
+}
+
+/** Runs every pending cleanup, newest first; failures are collected, not thrown, so all of them run. */
+export async function runAllCleanups(): Promise<string[]> {
+  const failures: string[] = [];
+  for (const cleanup of [...cleanups].reverse()) {
+    try {
+      await cleanup();
+    } catch (err) {
+      failures.push(err instanceof Error ? err.message : String(err));
+    }
+  }
+  return failures;
+}
+
+export interface TempDir {
+  path: string;
+  remove(): Promise<void>;
+}
+
+/** A temporary directory that is removed by `remove()` or, at the latest, by `runAllCleanups()`. */
+export async function makeTempDir(purpose: string): Promise<TempDir> {
+  const base = process.env.SLIM_TMPDIR ?? tmpdir();
+  const path = await mkdtemp(join(base, `slim-${purpose}-`));
+  const remove = onCleanup(() => rm(path, { recursive: true, force: true }));
+  return { path, remove };
+}

@@ -1,0 +1,48 @@
+/** Exit codes slim documents in the README. */
+export const ExitCode = {
+  ok: 0,
+  /** a runtime failure: a step that should have worked did not (also a failed verification) */
+  runtime: 1,
+  /** the command line itself is wrong */
+  usage: 2,
+  /** the input is wrong: missing or malformed image, archive, recording */
+  input: 3,
+  /** the environment is wrong: Docker engine unreachable, a required tool missing */
+  environment: 4,
+  /** interrupted by SIGINT/SIGTERM after cleaning up */
+  interrupted: 130,
+} as const;
+
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+/**
+ * An error slim reports to the user as one line (plus an optional hint on what to do),
+ * never as a stack trace.
+ */
+export class SlimError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: ExitCodeValue = ExitCode.runtime,
+    readonly hint?: string,
+  ) {
+    super(message);
+    this.name = 'SlimError';
+  }
+}
+
+export function inputError(message: string, hint?: string): SlimError {
+  return new SlimError(message, ExitCode.input, hint);
+}
+
+export function environmentError(message: string, hint?: string): SlimError {
+  return new SlimError(message, ExitCode.environment, hint);
+}
+
+export function usageError(message: string, hint?: string): SlimError {
+  return new SlimError(message, ExitCode.usage, hint);
+}
+
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
