@@ -3,7 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { inputError } from '../errors.js';
-import { normalizeMemberName, TarFileIndex } from './tar-index.js';
+import { normalizeMemberName, READ_CHUNK, TarFileIndex } from './tar-index.js';
 
 /**
  * The files of an image archive, wherever they live: inside a tar file (`docker save` output, an OCI
@@ -91,6 +91,6 @@ export class DirectoryArchiveFiles implements ArchiveFiles {
   }
 
   open(name: string): Readable {
-    return createReadStream(this.pathOf(name));
+    return createReadStream(this.pathOf(name), { highWaterMark: READ_CHUNK });
   }
 }

@@ -96,7 +96,8 @@ export function openLayerTar(layer: Layer): Readable {
   const declared = LAYER_MEDIA_TYPES[layer.mediaType] ?? 'detect';
   pipeline(
     layer.openBlob(),
-    verifyDigest(layer.digest, () => `${where}'s stored blob`),
+    // an uncompressed blob's digest is its diff_id: hash it once
+    verifyDigest(layer.digest === layer.diffId ? undefined : layer.digest, () => `${where}'s stored blob`),
     (source: AsyncIterable<Buffer>) => decompress(source, declared, where),
     verifyDigest(layer.diffId, () => `${where}'s content`),
     out,

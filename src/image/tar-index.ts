@@ -13,6 +13,8 @@ export interface TarMember {
 }
 
 const BLOCK = 512;
+/** Large reads: fewer round trips through the thread pool when streaming multi-gigabyte layers. */
+export const READ_CHUNK = 1 << 20;
 
 function readString(block: Buffer, offset: number, length: number): string {
   const end = block.indexOf(0, offset);
@@ -181,7 +183,7 @@ export class TarFileIndex {
 
   openMember(member: TarMember): Readable {
     if (member.size === 0) return Readable.from([]);
-    return createReadStream(this.path, { start: member.dataOffset, end: member.dataOffset + member.size - 1 });
+    return createReadStream(this.path, { start: member.dataOffset, end: member.dataOffset + member.size - 1, highWaterMark: READ_CHUNK });
   }
 
   async readMember(member: TarMember): Promise<Buffer> {

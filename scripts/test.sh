@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The test command: sets up everything on a fresh Debian machine (as root), then runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+npm ci --no-audit --no-fund --loglevel=error
+npm run --silent build
+node fixtures/build.mjs
+node --test --test-concurrency=1 dist/test/unit/ dist/test/integration/
