@@ -20,6 +20,7 @@ have skopeo || need_pkgs+=(skopeo)
 have umoci || need_pkgs+=(umoci)
 have ip || need_pkgs+=(iproute2)
 have tc || need_pkgs+=(iproute2)
+[ -x /usr/bin/time ] || need_pkgs+=(time)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing ${need_pkgs[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -4,7 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
-npm ci --no-audit --no-fund --loglevel=error
 npm run --silent build
 node fixtures/build.mjs
 node --test --test-concurrency=1 dist/test/unit/ dist/test/integration/
