@@ -55,7 +55,7 @@ async function medianOf(command) {
 const mb = (bytes) => (bytes / 1e6).toFixed(0);
 const mbps = (bytes, seconds) => (bytes / 1e6 / Math.max(seconds, 0.01)).toFixed(0);
 
-await $`npm run --silent build`.cwd(repo);
+await $({ cwd: repo })`npm run --silent build`;
 await ensureBigImage();
 const work = await fs.mkdtemp(path.join(os.tmpdir(), 'slim-bench-'));
 const rows = [];

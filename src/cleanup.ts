@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { environmentError } from './errors.js';
 
 type Cleanup = () => Promise<void> | void;
 
@@ -40,7 +41,13 @@ export interface TempDir {
 /** A temporary directory that is removed by `remove()` or, at the latest, by `runAllCleanups()`. */
 export async function makeTempDir(purpose: string): Promise<TempDir> {
   const base = process.env.SLIM_TMPDIR ?? tmpdir();
-  const path = await mkdtemp(join(base, `slim-${purpose}-`));
+  let path: string;
+  try {
+    path = await mkdtemp(join(base, `slim-${purpose}-`));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw environmentError(`cannot create a temporary directory in ${base} (${code})`, 'point SLIM_TMPDIR at a writable directory');
+  }
   const remove = onCleanup(() => rm(path, { recursive: true, force: true }));
   return { path, remove };
 }

@@ -34,9 +34,12 @@ export function kindOf(record: FileRecord): Kind {
   const path = record.path;
   if (DOCS.test(path)) return 'docs-man-locale';
   if (PACKAGE_MANAGER.test(path)) return 'package-manager';
-  if (path.includes('node_modules/') || path.startsWith('node_modules')) return 'node-modules';
+  if (/(^|\/)node_modules\//.test(path)) return 'node-modules';
   if (/(^|\/)(site|dist)-packages\//.test(path)) return 'python-packages';
-  if (record.elf === 'shared-library' || (record.elf && LIBRARY_NAME.test(path))) return 'shared-libraries';
+  if (record.elf && LIBRARY_NAME.test(path)) return 'shared-libraries';
+  // static-pie executables are ET_DYN without an interpreter, like libraries, but are not named like one
+  if (record.elf === 'shared-library' && record.mode & 0o111) return 'elf-executables';
+  if (record.elf === 'shared-library') return 'shared-libraries';
   if (record.elf === 'executable') return 'elf-executables';
   return 'other';
 }

@@ -27,13 +27,14 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** `TRANSPORT:PATH[:REF]`, where PATH itself may contain colons. */
+/** `TRANSPORT:PATH[:REF]`, where PATH and REF may both contain colons: the shortest existing PATH wins. */
 async function splitPathAndRef(rest: string): Promise<{ path: string; ref?: string }> {
   if (await exists(rest)) return { path: rest };
-  const colon = rest.lastIndexOf(':');
-  if (colon > 0 && !rest.slice(colon + 1).includes('/')) {
-    return { path: rest.slice(0, colon), ref: rest.slice(colon + 1) };
+  for (let colon = rest.indexOf(':'); colon > 0; colon = rest.indexOf(':', colon + 1)) {
+    if (await exists(rest.slice(0, colon))) return { path: rest.slice(0, colon), ref: rest.slice(colon + 1) };
   }
+  const last = rest.lastIndexOf(':');
+  if (last > 0 && !rest.slice(last + 1).includes('/')) return { path: rest.slice(0, last), ref: rest.slice(last + 1) };
   return { path: rest };
 }
 

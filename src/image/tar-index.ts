@@ -133,8 +133,9 @@ export class TarFileIndex {
           continue;
         }
         if (pending.size !== undefined) size = pending.size;
-        const magic = header.toString('latin1', 257, 262);
-        const prefix = magic === 'ustar' ? readString(header, 345, 155) : '';
+        // POSIX ustar ("ustar\0") has a name prefix at 345; GNU tar ("ustar  ") keeps times there instead
+        const posix = header.toString('latin1', 257, 263) === 'ustar\0';
+        const prefix = posix ? readString(header, 345, 155) : '';
         const rawName = pending.path ?? (prefix ? `${prefix}/${readString(header, 0, 100)}` : readString(header, 0, 100));
         const linkName = pending.linkpath ?? readString(header, 157, 100);
         const kind: TarMember['kind'] =
@@ -155,6 +156,9 @@ export class TarFileIndex {
         position = kind === 'file' ? dataOffset + Math.ceil(size / BLOCK) * BLOCK : next;
       }
       if (first) throw inputError(`${describe} is not a tar archive (empty or no valid header)`);
+      if (position < fileSize && position + BLOCK > fileSize) {
+        throw inputError(`${describe} is truncated: it ends inside a tar header at byte ${position}`);
+      }
       return new TarFileIndex(path, members);
     } finally {
       await handle.close();

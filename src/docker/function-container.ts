@@ -1,0 +1,181 @@
+import { createServer } from 'node:net';
+import type Docker from 'dockerode';
+import { onCleanup } from '../cleanup.js';
+import { inputError, SlimError } from '../errors.js';
+import { sendHttp } from '../recording/http-client.js';
+import type { Readiness, Recording } from '../recording/types.js';
+import { requireEngine } from './engine.js';
+
+export const TEMPORARY_LABEL = 'slim.temporary';
+
+/** A port on 127.0.0.1 nothing listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** True when the engine has a default bridge; on these machines it has none and containers share the host network. */
+export async function engineHasBridge(engine: Docker): Promise<boolean> {
+  const networks = await engine.listNetworks({ filters: { name: ['bridge'] } });
+  return networks.some((n) => n.Name === 'bridge' && n.Driver === 'bridge');
+}
+
+export interface FunctionRunSpec {
+  image: string;
+  recording: Recording;
+  /** why the container exists, kept in a label (trace, verify-original, verify-slim, bench) */
+  purpose: string;
+  /** replaces the command entirely (the tracer wraps the original command this way) */
+  wrap?: (argv: string[]) => { entrypoint: string[]; binds: string[]; capAdd: string[] };
+}
+
+export interface ImageCommand {
+  argv: string[];
+  user: string;
+  workingDir: string;
+  env: string[];
+}
+
+/** ENTRYPOINT + CMD as Docker combines them, with the recording's overrides (an entrypoint override resets CMD). */
+export function effectiveArgv(config: { Entrypoint?: string[] | null; Cmd?: string[] | null }, recording: Pick<Recording, 'entrypoint' | 'command'>): string[] {
+  const entrypoint = recording.entrypoint ?? config.Entrypoint ?? [];
+  const cmd = recording.command ?? (recording.entrypoint ? [] : (config.Cmd ?? []));
+  return [...entrypoint, ...cmd];
+}
+
+/** A throwaway container running the function, reachable on 127.0.0.1:hostPort. */
+export class FunctionContainer {
+  private exitInfo?: { code: number };
+  private constructor(
+    readonly container: Docker.Container,
+    readonly hostPort: number,
+    readonly argv: string[],
+    readonly startedAt: number,
+    private readonly removeNow: () => Promise<void>,
+  ) {}
+
+  static async start(spec: FunctionRunSpec): Promise<FunctionContainer> {
+    const engine = await requireEngine();
+    const info = await engine.getImage(spec.image).inspect().catch((err: { statusCode?: number }) => {
+      if (err.statusCode === 404) throw inputError(`image ${spec.image} not found in the Docker engine`);
+      throw err;
+    });
+    const asArray = (v: string | string[] | null | undefined) => (typeof v === 'string' ? [v] : v);
+    const argv = effectiveArgv({ Entrypoint: asArray(info.Config.Entrypoint), Cmd: asArray(info.Config.Cmd) }, spec.recording);
+    if (argv.length === 0) {
+      throw inputError(`image ${spec.image} has no ENTRYPOINT or CMD`, 'give "command" in the recording');
+    }
+    const bridge = await engineHasBridge(engine);
+    const hostPort = await freePort();
+    // With host networking the function listens on a free port of ours, passed in through portEnv; an app
+    // that reads no port variable keeps its own port. With a bridge, its port is published to ours.
+    const reachPort = !bridge && spec.recording.portEnv.length === 0 ? spec.recording.port : hostPort;
+    const listenPort = bridge ? spec.recording.port : reachPort;
+    const env = [
+      ...Object.entries(spec.recording.env).map(([k, v]) => `${k}=${v}`),
+      ...spec.recording.portEnv.map((name) => `${name}=${listenPort}`),
+    ];
+    const wrapped = spec.wrap?.(argv);
+    const container = await engine.createContainer({
+      Image: spec.image,
+      Env: env,
+      Entrypoint: wrapped ? wrapped.entrypoint : argv.slice(0, 1),
+      Cmd: wrapped ? [] : argv.slice(1),
+      Labels: { [TEMPORARY_LABEL]: 'true', 'slim.purpose': spec.purpose },
+      ExposedPorts: bridge ? { [`${spec.recording.port}/tcp`]: {} } : undefined,
+      HostConfig: {
+        NetworkMode: bridge ? 'bridge' : 'host',
+        PortBindings: bridge ? { [`${spec.recording.port}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: String(hostPort) }] } : undefined,
+        Binds: wrapped?.binds,
+        CapAdd: wrapped?.capAdd,
+        AutoRemove: false,
+      },
+    });
+    const removeNow = onCleanup(async () => {
+      await container.remove({ force: true }).catch(() => undefined);
+    });
+    const handle = new FunctionContainer(container, reachPort, argv, Date.now(), removeNow);
+    try {
+      await container.start();
+    } catch (err) {
+      await removeNow();
+      throw new SlimError(`cannot start a container from ${spec.image}: ${(err as Error).message}`);
+    }
+    return handle;
+  }
+
+  /** The last `lines` lines of the container's stdout and stderr. */
+  async logs(lines = 50): Promise<string> {
+    const raw = (await this.container.logs({ stdout: true, stderr: true, tail: lines, follow: false })) as unknown as Buffer;
+    return demuxLogs(raw);
+  }
+
+  async exited(): Promise<{ code: number } | undefined> {
+    if (this.exitInfo) return this.exitInfo;
+    const state = (await this.container.inspect()).State;
+    if (state.Running) return undefined;
+    this.exitInfo = { code: state.ExitCode };
+    return this.exitInfo;
+  }
+
+  /** Waits until the function answers (or logs the readiness text); fails with its logs if it exits or times out. */
+  async waitReady(readiness: Readiness): Promise<number> {
+    const deadline = Date.now() + readiness.timeoutMs;
+    for (;;) {
+      if (await this.isReady(readiness)) return Date.now() - this.startedAt;
+      const exit = await this.exited();
+      if (exit) {
+        throw new SlimError(
+          `the function exited with code ${exit.code} before it was ready (${this.argv.join(' ')})\n--- last 50 log lines ---\n${await this.logs(50)}`,
+        );
+      }
+      if (Date.now() > deadline) {
+        const what = readiness.kind === 'http' ? `${readiness.method} ${readiness.path} on port ${this.hostPort} never answered` : `log never showed ${JSON.stringify(readiness.pattern)}`;
+        throw new SlimError(`the function was not ready after ${readiness.timeoutMs} ms: ${what}\n--- last 50 log lines ---\n${await this.logs(50)}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  private async isReady(readiness: Readiness): Promise<boolean> {
+    if (readiness.kind === 'log') return (await this.logs(1000)).includes(readiness.pattern);
+    try {
+      await sendHttp('127.0.0.1', this.hostPort, { method: readiness.method, path: readiness.path, headers: {}, body: Buffer.alloc(0), timeoutMs: 1000 });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Stops the function (SIGTERM, then SIGKILL after `graceSeconds`). */
+  async stop(graceSeconds = 5): Promise<void> {
+    await this.container.stop({ t: graceSeconds }).catch((err: { statusCode?: number }) => {
+      if (err.statusCode !== 304 && err.statusCode !== 404) throw err;
+    });
+  }
+
+  async remove(): Promise<void> {
+    await this.removeNow();
+  }
+}
+
+/** Docker multiplexes stdout and stderr of a non-TTY container into 8-byte-framed chunks. */
+export function demuxLogs(raw: Buffer | string): string {
+  if (typeof raw === 'string') return raw;
+  const parts: Buffer[] = [];
+  let offset = 0;
+  while (offset + 8 <= raw.length && (raw[offset] === 1 || raw[offset] === 2) && raw[offset + 1] === 0) {
+    const size = raw.readUInt32BE(offset + 4);
+    parts.push(raw.subarray(offset + 8, offset + 8 + size));
+    offset += 8 + size;
+  }
+  if (offset === 0) return raw.toString('utf8');
+  return Buffer.concat(parts).toString('utf8');
+}
