@@ -84,7 +84,8 @@ try {
     const slimGzip = await medianOf(`node ${cli} analyze oci:${layout}:bench --json >/dev/null`);
     const rawGzip = await medianOf(gzipList);
     const slimDaemon = await medianOf(`node ${cli} analyze ${image} --json >/dev/null`);
-    rows.push({ image, layerBytes, gzipBytes, files: analysis.fileCount, slimPlain, rawPlain, slimGzip, rawGzip, slimDaemon });
+    const dockerSave = await medianOf(`docker save ${image} >/dev/null`);
+    rows.push({ image, layerBytes, gzipBytes, files: analysis.fileCount, slimPlain, rawPlain, slimGzip, rawGzip, slimDaemon, dockerSave });
     await fs.rm(archive, { force: true });
     await fs.rm(layout, { recursive: true, force: true });
     await fs.rm(extracted, { recursive: true, force: true });
@@ -100,13 +101,13 @@ const lines = [
   `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}), median of ${runs} runs; ` +
     'MB/s = uncompressed layer bytes / wall time. Peak RSS is the largest of the runs. Raw = `cat LAYER | tar -tf -` (plain) or `| tar -tzf -` (gzip) over every layer: a streaming read of all the bytes, as from the engine or a registry.',
   '',
-  '| image | layer data | files | slim, plain tar | raw tar -tf | slim, gzip OCI | raw tar -tzf | slim from engine (incl. docker save) | slim peak RSS (plain / gzip / engine) |',
-  '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  '| image | layer data | files | slim, plain tar | raw tar -tf | slim, gzip OCI | raw tar -tzf | slim from engine (incl. docker save) | docker save alone | slim peak RSS (plain / gzip / engine) |',
+  '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ...rows.map((r) =>
     `| ${r.image} | ${mb(r.layerBytes)} MB (${mb(r.gzipBytes)} MB gzip) | ${r.files} | ` +
       `${r.slimPlain.seconds.toFixed(2)} s, ${mbps(r.layerBytes, r.slimPlain.seconds)} MB/s | ${r.rawPlain.seconds.toFixed(2)} s, ${mbps(r.layerBytes, r.rawPlain.seconds)} MB/s | ` +
       `${r.slimGzip.seconds.toFixed(2)} s, ${mbps(r.layerBytes, r.slimGzip.seconds)} MB/s | ${r.rawGzip.seconds.toFixed(2)} s, ${mbps(r.layerBytes, r.rawGzip.seconds)} MB/s | ` +
-      `${r.slimDaemon.seconds.toFixed(2)} s, ${mbps(r.layerBytes, r.slimDaemon.seconds)} MB/s | ` +
+      `${r.slimDaemon.seconds.toFixed(2)} s, ${mbps(r.layerBytes, r.slimDaemon.seconds)} MB/s | ${r.dockerSave.seconds.toFixed(2)} s | ` +
       `${mb(r.slimPlain.rss)} / ${mb(r.slimGzip.rss)} / ${mb(r.slimDaemon.rss)} MB |`,
   ),
   '',
