@@ -51,3 +51,26 @@ export async function makeTempDir(purpose: string): Promise<TempDir> {
   const remove = onCleanup(() => rm(path, { recursive: true, force: true }));
   return { path, remove };
 }
+
+type InterruptHandler = () => void;
+let interruptHandler: InterruptHandler | undefined;
+
+/**
+ * Lets a command treat Ctrl-C as "finish now" (slim record stops recording and writes its file)
+ * instead of "abort". Returns a function that removes the handler.
+ */
+export function onInterrupt(handler: InterruptHandler): () => void {
+  interruptHandler = handler;
+  return () => {
+    if (interruptHandler === handler) interruptHandler = undefined;
+  };
+}
+
+/** Called by the CLI on SIGINT/SIGTERM: true when a command took the interrupt over. */
+export function takeInterrupt(): boolean {
+  if (!interruptHandler) return false;
+  const handler = interruptHandler;
+  interruptHandler = undefined;
+  handler();
+  return true;
+}

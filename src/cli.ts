@@ -1,14 +1,47 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { runAllCleanups } from './cleanup.js';
-import { runAnalyze, type OutputFormat } from './commands/analyze.js';
-import { ExitCode, SlimError } from './errors.js';
+import { runAllCleanups, takeInterrupt } from './cleanup.js';
+import { analyzeImage, renderAnalysis, type OutputFormat } from './commands/analyze.js';
+import { recordSession } from './commands/record.js';
+import { ExitCode, SlimError, usageError } from './errors.js';
 import { VERSION } from './version.js';
+
+interface AnalyzeFlags {
+  json?: boolean;
+  format?: string;
+  top: number;
+  depth: number;
+  record?: string;
+  profileOut?: string;
+  include: string[];
+  exclude: string[];
+  includeExe: string[];
+}
+
+interface RecordFlags {
+  output: string;
+  duration?: number;
+  listenPort: number;
+  port: number;
+  portEnv: string;
+  readyPath: string;
+  readyTimeout: number;
+}
+
+function portNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number (0-65535)');
+  return n;
+}
 
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive whole number');
   return n;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }
 
 function formatOf(options: { json?: boolean; format?: string }): OutputFormat {
@@ -30,8 +63,44 @@ function buildProgram(): Command {
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'markdown']).default('table'))
     .option('--top <n>', 'rows in the largest-files/directories and wasted lists', positiveInt, 10)
     .option('--depth <n>', 'deepest directory level listed among the largest directories', positiveInt, 3)
-    .action(async (image: string, options: { json?: boolean; format?: string; top: number; depth: number }) => {
-      process.stdout.write(await runAnalyze(image, { format: formatOf(options), top: options.top, depth: options.depth }));
+    .option('--record <file>', 'run the function with this recording under the tracer and report what it uses')
+    .option('--profile-out <file>', 'with --record: write every kept path and why to this JSON file')
+    .option('--include <glob>', 'with --record: keep paths matching this glob (repeatable)', collect, [])
+    .option('--exclude <glob>', 'with --record: drop paths matching this glob (repeatable)', collect, [])
+    .option('--include-exe <name>', 'with --record: keep this program (found on the image PATH) and what it needs (repeatable)', collect, [])
+    .action(async (image: string, options: AnalyzeFlags) => {
+      const traceOnly = options.profileOut || options.include.length || options.exclude.length || options.includeExe.length;
+      if (!options.record && traceOnly) throw usageError('--profile-out, --include, --exclude and --include-exe need --record FILE');
+      const trace = options.record
+        ? { recordingFile: options.record, profileOut: options.profileOut, include: options.include, exclude: options.exclude, includeExe: options.includeExe }
+        : undefined;
+      const analysis = await analyzeImage(image, { top: options.top, depth: options.depth }, trace);
+      process.stdout.write(renderAnalysis(analysis, formatOf(options)));
+    });
+
+  program
+    .command('record')
+    .description('run the function and record every request sent through a local proxy, until Ctrl-C or --duration')
+    .argument('<image>', 'an image in the Docker engine')
+    .requiredOption('-o, --output <file>', 'where to write the recording (JSON)')
+    .option('--duration <seconds>', 'stop recording after this many seconds', positiveInt)
+    .option('--listen-port <port>', 'port of the recording proxy on 127.0.0.1 (0: any free port)', portNumber, 0)
+    .option('--port <port>', 'port the function listens on inside the container', portNumber, 9000)
+    .option('--port-env <names>', 'comma-separated environment variables that pass the port to the function', 'PORT,FC_SERVER_PORT')
+    .option('--ready-path <path>', 'HTTP path that answers once the function is up', '/')
+    .option('--ready-timeout <seconds>', 'how long to wait for the function to come up', positiveInt, 60)
+    .action(async (image: string, options: RecordFlags) => {
+      const result = await recordSession(image, {
+        output: options.output,
+        durationS: options.duration,
+        listenPort: options.listenPort,
+        port: options.port,
+        portEnv: options.portEnv.split(',').map((s) => s.trim()).filter(Boolean),
+        readyPath: options.readyPath,
+        readyTimeoutMs: options.readyTimeout * 1000,
+        log: (line) => process.stderr.write(`slim: ${line}\n`),
+      });
+      process.stderr.write(`slim: wrote ${result.requests} requests to ${result.file}\n`);
     });
 
   return program;
@@ -53,6 +122,7 @@ function report(err: unknown): number {
 async function main(argv: string[]): Promise<number> {
   let interrupted = false;
   const onSignal = (signal: NodeJS.Signals) => {
+    if (!interrupted && takeInterrupt()) return;
     if (interrupted) return;
     interrupted = true;
     process.stderr.write(`\nslim: ${signal}: cleaning up\n`);

@@ -3,6 +3,7 @@ import type { LayerListing } from '../image/layer-listing.js';
 import type { Image } from '../image/types.js';
 import { diveEfficiency } from './efficiency.js';
 import { KINDS, kindOf, type Kind } from './kinds.js';
+import type { TraceSummary } from '../trace/trace-summary.js';
 
 /** The stable, machine-readable result of `slim analyze` (the `--json` output). */
 export interface ImageAnalysis {
@@ -49,6 +50,8 @@ export interface ImageAnalysis {
   kinds: Array<{ kind: Kind; bytes: number; fileCount: number }>;
   wasted: Array<{ path: string; bytes: number; copies: number }>;
   problems: string[];
+  /** what a traced run of the function used (`--record`); null for a static analysis */
+  trace: TraceSummary | null;
 }
 
 export interface AnalysisOptions {
@@ -142,5 +145,6 @@ export function analyzeListings(image: Image, listings: LayerListing[], options:
     kinds: KINDS.map((kind) => ({ kind, ...kindTotals.get(kind)! })),
     wasted: efficiency.inefficiencies.slice(0, options.top).map((i) => ({ path: `/${i.path}`, bytes: i.bytes, copies: i.copies })),
     problems: ordered.flatMap((l) => l.problems.map((p) => `layer ${l.index}: ${p}`)),
+    trace: null,
   };
 }

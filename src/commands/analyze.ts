@@ -1,21 +1,42 @@
+import { writeFile } from 'node:fs/promises';
 import { analyzeListings, type AnalysisOptions, type ImageAnalysis } from '../analyze/analysis.js';
 import { readLayerListings } from '../analyze/read-layers.js';
+import { SlimError, usageError } from '../errors.js';
+import { FileIndex } from '../image/file-index.js';
 import { openImage } from '../image/open-image.js';
+import { loadRecording } from '../recording/parse.js';
 import { renderAnalysisJson, renderAnalysisMarkdown, renderAnalysisText } from '../report/analyze-report.js';
-import { usageError } from '../errors.js';
+import { traceImage, type TraceOptions } from '../trace/trace-image.js';
+import { profileDocument, summarizeTrace } from '../trace/trace-summary.js';
 
 export type OutputFormat = 'table' | 'json' | 'markdown';
 
-export interface AnalyzeCommandOptions extends AnalysisOptions {
-  format: OutputFormat;
+export interface TraceRequest extends TraceOptions {
+  recordingFile: string;
+  profileOut?: string;
 }
 
-/** Reads the image, analyzes its layers, and returns the result (the CLI prints it). */
-export async function analyzeImage(reference: string, options: AnalysisOptions): Promise<ImageAnalysis> {
+/** Reads the image, analyzes its layers and, given a recording, traces a run of it; the CLI prints the result. */
+export async function analyzeImage(reference: string, options: AnalysisOptions, trace?: TraceRequest): Promise<ImageAnalysis> {
+  // a bad recording should fail before minutes of reading layers
+  const recording = trace ? await loadRecording(trace.recordingFile) : undefined;
   const image = await openImage(reference);
   try {
     const listings = await readLayerListings(image);
-    return analyzeListings(image, listings, options);
+    const analysis = analyzeListings(image, listings, options);
+    if (!trace || !recording) return analysis;
+    const index = FileIndex.build(listings);
+    const traced = await traceImage(image, index, listings, recording, trace);
+    analysis.trace = summarizeTrace(traced, trace.recordingFile, options.top);
+    if (trace.profileOut) {
+      const document = profileDocument(traced, index, { reference: image.reference, id: image.id }, trace.recordingFile);
+      try {
+        await writeFile(trace.profileOut, `${JSON.stringify(document, null, 2)}\n`);
+      } catch (err) {
+        throw new SlimError(`cannot write the profile to ${trace.profileOut}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      }
+    }
+    return analysis;
   } finally {
     await image.close();
   }
@@ -32,8 +53,4 @@ export function renderAnalysis(analysis: ImageAnalysis, format: OutputFormat): s
     default:
       throw usageError(`unknown format ${String(format)}; use table, json or markdown`);
   }
-}
-
-export async function runAnalyze(reference: string, options: AnalyzeCommandOptions): Promise<string> {
-  return renderAnalysis(await analyzeImage(reference, options), options.format);
 }

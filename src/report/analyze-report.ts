@@ -2,6 +2,7 @@ import prettyBytes from 'pretty-bytes';
 import type { ImageAnalysis } from '../analyze/analysis.js';
 import { KIND_LABELS } from '../analyze/kinds.js';
 import { shortDigest } from '../image/layer-decoder.js';
+import type { TraceSummary } from '../trace/trace-summary.js';
 import { markdownTable, textTable, type Column } from './text-table.js';
 
 interface Section {
@@ -81,6 +82,45 @@ function sections(a: ImageAnalysis): Section[] {
   ];
 }
 
+function traceRows(t: TraceSummary, visibleBytes: number): string[][] {
+  const ms = (v: number | null) => (v === null ? '-' : `${v} ms`);
+  return [
+    ['recording', t.recording],
+    ['command', JSON.stringify(t.command)],
+    ['requests', t.requests.map((r) => `${r.name} ${r.status} (${r.ms} ms)`).join(', ')],
+    ['used (kept)', `${bytes(t.keptBytes)} in ${t.keptFiles} files, ${share(t.keptBytes, visibleBytes)} of ${bytes(visibleBytes)}`],
+    ['traced floor', `${bytes(t.tracedBytes)} in ${t.tracedFiles} files (what the run itself touched)`],
+    ['estimated slim size', bytes(t.estimatedSlimBytes)],
+    ['cold start', `first exec ${ms(t.timeline.firstExecMs)} · listening ${ms(t.timeline.listeningMs)} · ready ${ms(t.timeline.readyMs)} · first accept ${ms(t.timeline.firstAcceptMs)} · first response ${ms(t.timeline.firstResponseMs)} (from container start, under the tracer)`],
+    ['kept because', Object.entries(t.reasons).map(([r, n]) => `${r} ${n}`).join(', ')],
+  ];
+}
+
+function traceSections(t: TraceSummary): Section[] {
+  return [
+    {
+      title: 'Removable directories (nothing in them is used)',
+      columns: [{ header: 'directory', maxWidth: 70 }, { header: 'size', align: 'right' }, { header: 'files', align: 'right' }],
+      rows: t.removableDirectories.map((d) => [d.path, bytes(d.bytes), String(d.fileCount)]),
+    },
+    {
+      title: 'Removable Debian packages (no file used)',
+      columns: [{ header: 'package' }, { header: 'size', align: 'right' }, { header: 'files', align: 'right' }],
+      rows: t.removablePackages.map((p) => [p.name, bytes(p.bytes), String(p.fileCount)]),
+    },
+    {
+      title: 'Debian packages in use',
+      columns: [{ header: 'package' }, { header: 'used', align: 'right' }, { header: 'size', align: 'right' }],
+      rows: t.keptPackages.map((p) => [p.name, bytes(p.keptBytes), bytes(p.bytes)]),
+    },
+    {
+      title: 'Libraries no search path finds',
+      columns: [{ header: 'library' }, { header: 'needed by' }],
+      rows: t.missingLibraries.map((m) => [m.name, m.from]),
+    },
+  ];
+}
+
 const EFFICIENCY_NOTE =
   'Wasted bytes and efficiency follow dive: a path found in several layers (a whiteout counting as a copy of what it deleted) wastes all its copies; efficiency = smallest copy per path / all copies.';
 
@@ -89,6 +129,14 @@ export function renderAnalysisText(a: ImageAnalysis): string {
   for (const section of sections(a)) {
     if (section.rows.length === 0) continue;
     out.push('', section.title, textTable(section.columns, section.rows));
+  }
+  if (a.trace) {
+    out.push('', 'Traced run', textTable([{ header: '' }, { header: '' }], traceRows(a.trace, a.visibleBytes)).split('\n').slice(2).join('\n'));
+    for (const section of traceSections(a.trace)) {
+      if (section.rows.length === 0) continue;
+      out.push('', section.title, textTable(section.columns, section.rows));
+    }
+    if (a.trace.warnings.length) out.push('', 'Warnings', ...a.trace.warnings.map((w) => `  ${w}`));
   }
   if (a.problems.length) out.push('', 'Problems', ...a.problems.map((p) => `  ${p}`));
   out.push('', EFFICIENCY_NOTE);
@@ -106,6 +154,14 @@ export function renderAnalysisMarkdown(a: ImageAnalysis): string {
   for (const section of sections(a)) {
     if (section.rows.length === 0) continue;
     out.push('', `<details><summary>${section.title}</summary>`, '', markdownTable(section.columns, section.rows), '', '</details>');
+  }
+  if (a.trace) {
+    out.push('', '#### Traced run', '', markdownTable([{ header: '' }, { header: '' }], traceRows(a.trace, a.visibleBytes)));
+    for (const section of traceSections(a.trace)) {
+      if (section.rows.length === 0) continue;
+      out.push('', `<details><summary>${section.title}</summary>`, '', markdownTable(section.columns, section.rows), '', '</details>');
+    }
+    if (a.trace.warnings.length) out.push('', '**Warnings**', '', ...a.trace.warnings.map((w) => `- ${w}`));
   }
   if (a.problems.length) out.push('', '**Problems**', '', ...a.problems.map((p) => `- ${p}`));
   out.push('', `<sub>${EFFICIENCY_NOTE}</sub>`);

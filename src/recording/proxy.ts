@@ -1,0 +1,82 @@
+import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+import type { Exchange } from './capture.js';
+
+function readAll(stream: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('end', () => resolve(Buffer.concat(chunks)));
+    stream.on('error', reject);
+  });
+}
+
+function flatHeaders(headers: IncomingMessage['headers']): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) if (v !== undefined) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+  return out;
+}
+
+/** A reverse proxy on 127.0.0.1 that forwards to the function and keeps every exchange, in order. */
+export class RecordingProxy {
+  readonly exchanges: Exchange[] = [];
+  private server?: Server;
+
+  constructor(private readonly targetPort: number) {}
+
+  listen(port: number): Promise<number> {
+    const server = createServer((req, res) => {
+      void (async () => {
+        const body = await readAll(req);
+        const headers = flatHeaders(req.headers);
+        const forward = httpRequest(
+          {
+            host: '127.0.0.1',
+            port: this.targetPort,
+            method: req.method,
+            path: req.url,
+            headers: { ...req.headers, host: `127.0.0.1:${this.targetPort}`, 'content-length': String(body.length) },
+            agent: false,
+          },
+          (upstream) => {
+            void readAll(upstream).then((responseBody) => {
+              const responseHeaders = flatHeaders(upstream.headers);
+              this.exchanges.push({
+                method: req.method ?? 'GET',
+                path: req.url ?? '/',
+                headers,
+                body,
+                status: upstream.statusCode ?? 0,
+                responseHeaders,
+                responseBody,
+              });
+              const { 'transfer-encoding': _te, connection: _c, ...rest } = upstream.headers;
+              res.writeHead(upstream.statusCode ?? 502, { ...rest, 'content-length': String(responseBody.length) });
+              res.end(responseBody);
+            });
+          },
+        );
+        forward.on('error', (err) => {
+          res.writeHead(502, { 'content-type': 'text/plain' });
+          res.end(`slim record: the function did not answer: ${err.message}\n`);
+        });
+        forward.end(body);
+      })();
+    });
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.on('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        const address = server.address();
+        resolve(typeof address === 'object' && address ? address.port : port);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      if (!this.server) return resolve();
+      this.server.closeAllConnections?.();
+      this.server.close(() => resolve());
+    });
+  }
+}

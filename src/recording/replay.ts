@@ -1,0 +1,41 @@
+import { SlimError } from '../errors.js';
+import { HttpTimeoutError, sendHttp, type HttpResponse } from './http-client.js';
+import type { RecordedRequest, Recording } from './types.js';
+
+export interface ReplayedRequest {
+  request: RecordedRequest;
+  response: HttpResponse;
+  /** epoch milliseconds when the request was sent */
+  sentAt: number;
+}
+
+export class ReplayError extends SlimError {}
+
+/**
+ * Sends the recording's requests in order to 127.0.0.1:port. A request that gets no answer within its
+ * timeout, or answers with another status than the recording expects, stops the replay with an error
+ * that names it.
+ */
+export async function replay(recording: Recording, port: number): Promise<ReplayedRequest[]> {
+  const results: ReplayedRequest[] = [];
+  for (const request of recording.requests) {
+    const sentAt = Date.now();
+    let response: HttpResponse;
+    try {
+      response = await sendHttp('127.0.0.1', port, request);
+    } catch (err) {
+      if (err instanceof HttpTimeoutError) {
+        throw new ReplayError(`request "${request.name}" (${request.method} ${request.path}) got no answer within ${request.timeoutMs} ms`);
+      }
+      throw new ReplayError(`request "${request.name}" (${request.method} ${request.path}) failed: ${(err as Error).message}`);
+    }
+    if (request.expectStatus !== undefined && response.status !== request.expectStatus) {
+      const body = response.body.toString('utf8', 0, Math.min(response.body.length, 300));
+      throw new ReplayError(
+        `request "${request.name}" (${request.method} ${request.path}) answered ${response.status}, the recording expects ${request.expectStatus}: ${body}`,
+      );
+    }
+    results.push({ request, response, sentAt });
+  }
+  return results;
+}

@@ -1,0 +1,65 @@
+import { chmod, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { makeTempDir } from '../cleanup.js';
+import { FunctionContainer } from '../docker/function-container.js';
+import { SlimError } from '../errors.js';
+import { replay, type ReplayedRequest } from '../recording/replay.js';
+import type { Recording } from '../recording/types.js';
+import { findSensor, sensorBinds, sensorCommand, TRACE_FILE } from './sensor.js';
+
+export interface TraceRun {
+  /** strace's output, one syscall per line */
+  traceText: string;
+  /** the command as the image (and recording) define it, before the sensor wrapped it */
+  argv: string[];
+  /** epoch milliseconds: container started, function ready */
+  containerStartedAt: number;
+  readyAt: number;
+  replayed: ReplayedRequest[];
+  logs: string;
+}
+
+/**
+ * Runs the function under the sensor in a throwaway container, waits until it is ready, replays the
+ * recording, stops it, and returns the raw trace. The container and the trace directory are removed
+ * whatever happens.
+ */
+export async function traceFunction(image: string, recording: Recording): Promise<TraceRun> {
+  const sensor = await findSensor();
+  const out = await makeTempDir('trace');
+  // the traced process keeps the image's USER, which must be able to write the trace
+  await chmod(out.path, 0o1777);
+  let container: FunctionContainer | undefined;
+  try {
+    container = await FunctionContainer.start({
+      image,
+      recording,
+      purpose: 'trace',
+      wrap: (argv) => ({ entrypoint: sensorCommand(sensor, argv), binds: sensorBinds(sensor, out.path), capAdd: ['SYS_PTRACE'] }),
+    });
+    const containerStartedAt = container.startedAt;
+    await container.waitReady(recording.readiness);
+    const readyAt = Date.now();
+    let replayed: ReplayedRequest[];
+    try {
+      replayed = await replay(recording, container.hostPort);
+    } catch (err) {
+      if (err instanceof SlimError) {
+        throw new SlimError(`${err.message}\n--- last 50 log lines ---\n${await container.logs(50)}`, err.exitCode);
+      }
+      throw err;
+    }
+    await container.stop();
+    const logs = await container.logs(200);
+    let traceText: string;
+    try {
+      traceText = await readFile(join(out.path, TRACE_FILE), 'utf8');
+    } catch {
+      throw new SlimError(`the sensor wrote no trace; container logs:\n${logs}`);
+    }
+    return { traceText, argv: container.argv, containerStartedAt, readyAt, replayed, logs };
+  } finally {
+    await container?.remove();
+    await out.remove();
+  }
+}
