@@ -5,19 +5,19 @@ import { environmentError } from './errors.js';
 
 type Cleanup = () => Promise<void> | void;
 
-const cleanups = new Set<Cleanup>();
+const cleanups = new Set<() => Promise<void>>();
 
 /** Registers work that must run on success, failure and Ctrl-C alike; returns a function that runs it once. */
 export function onCleanup(cleanup: Cleanup): () => Promise<void> {
-  let done = false;
-  const once: Cleanup = async () => {
-    if (done) return;
-    done = true;
-    cleanups.delete(once);
-    await cleanup();
-  };
+  // every caller awaits the same run, so an exit after Ctrl-C cannot cut a removal in progress short
+  let running: Promise<void> | undefined;
+  const once = (): Promise<void> =>
+    (running ??= (async () => {
+      cleanups.delete(once);
+      await cleanup();
+    })());
   cleanups.add(once);
-  return async () => once();
+  return once;
 }
 
 /** Runs every pending cleanup, newest first; failures are collected, not thrown, so all of them run. */

@@ -126,7 +126,11 @@ async function main(argv: string[]): Promise<number> {
     if (interrupted) return;
     interrupted = true;
     process.stderr.write(`\nslim: ${signal}: cleaning up\n`);
-    void runAllCleanups().finally(() => process.exit(ExitCode.interrupted));
+    void runAllCleanups()
+      .then((failures) => {
+        for (const failure of failures) process.stderr.write(`slim: cleanup failed: ${failure}\n`);
+      })
+      .finally(() => process.exit(ExitCode.interrupted));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

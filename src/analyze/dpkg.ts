@@ -21,7 +21,9 @@ export async function readDpkgOwnership(fs: ImageFs): Promise<Map<string, string
       const dir = fs.resolve(line.slice(0, slash) || '/').path;
       const path = `${dir === '/' ? '' : dir}${line.slice(slash)}`;
       const record = fs.lstat(path);
-      if (record && record.type !== 'directory') owners.set(path, pkg);
+      // merged-/usr images turn packaged directories (/bin, /lib) into symlinks: not a package's file
+      if (!record || record.type === 'directory' || fs.resolve(path).record?.type === 'directory') continue;
+      owners.set(path, pkg);
     }
   }
   return owners;

@@ -1,5 +1,6 @@
 import picomatch from 'picomatch';
 import type { ImageFs } from '../image/image-fs.js';
+import { normalizePath } from '../image/resolve-path.js';
 import { elfClosure } from './elf-closure.js';
 import { KeepSet, type KeepReason } from './keep-set.js';
 import { traceNodeModules } from './node-trace.js';
@@ -55,13 +56,18 @@ const NODE_OPTIONS_WITH_VALUE = new Set(['-r', '--require', '--import', '--loade
 /** The modules node starts from: the script and every `-r`/`--require`/`--import` preload. */
 export function nodeEntries(argv: string[], cwd: string): string[] {
   const entries: string[] = [];
-  const absolute = (p: string) => (p.startsWith('/') ? p : `${cwd.replace(/\/$/, '')}/${p}`);
+  const absolute = (p: string) => normalizePath(p, cwd);
   for (let i = 1; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '-e' || arg === '--eval' || arg === '-p' || arg === '--print') return entries;
     if (NODE_OPTIONS_WITH_VALUE.has(arg)) {
       const value = argv[++i];
       if (value && (arg === '-r' || arg === '--require' || arg === '--import') && (value.startsWith('.') || value.startsWith('/'))) entries.push(absolute(value));
+      continue;
+    }
+    const inline = /^(--require|--import)=(.+)$/.exec(arg);
+    if (inline) {
+      if (inline[2]!.startsWith('.') || inline[2]!.startsWith('/')) entries.push(absolute(inline[2]!));
       continue;
     }
     if (arg.startsWith('-')) continue;

@@ -33,7 +33,7 @@ export class KeepSet {
     if (existing) {
       if (!existing.reasons.includes(reason)) existing.reasons.push(reason);
       if (details.firstAt !== undefined && (existing.firstAt === undefined || details.firstAt < existing.firstAt)) existing.firstAt = details.firstAt;
-      existing.from ??= details.from;
+      if (existing.from === undefined && details.from !== undefined) existing.from = details.from;
       return false;
     }
     const entry: KeepEntry = { path, reasons: [reason] };

@@ -1,4 +1,5 @@
 import { createServer } from 'node:net';
+import { hostname } from 'node:os';
 import type Docker from 'dockerode';
 import { onCleanup } from '../cleanup.js';
 import { inputError, SlimError } from '../errors.js';
@@ -7,6 +8,37 @@ import type { Readiness, Recording } from '../recording/types.js';
 import { requireEngine } from './engine.js';
 
 export const TEMPORARY_LABEL = 'slim.temporary';
+const OWNER_PID_LABEL = 'slim.pid';
+const OWNER_HOST_LABEL = 'slim.host';
+let containerCounter = 0;
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes temporary containers left by slim processes on this host that no longer exist (killed
+ * with SIGKILL, or interrupted while a container was being created), so a run after a killed one
+ * starts clean.
+ */
+export async function sweepOrphanContainers(engine: Docker): Promise<number> {
+  const containers = await engine.listContainers({ all: true, filters: { label: [`${TEMPORARY_LABEL}=true`] } });
+  let removed = 0;
+  for (const c of containers) {
+    const pid = Number(c.Labels[OWNER_PID_LABEL]);
+    if (c.Labels[OWNER_HOST_LABEL] !== hostname() || !Number.isInteger(pid) || pid === process.pid || processAlive(pid)) continue;
+    await engine.getContainer(c.Id).remove({ force: true }).then(
+      () => (removed += 1),
+      () => undefined,
+    );
+  }
+  return removed;
+}
 
 /** A port on 127.0.0.1 nothing listens on right now. */
 export function freePort(): Promise<number> {
@@ -83,24 +115,34 @@ export class FunctionContainer {
       ...spec.recording.portEnv.map((name) => `${name}=${listenPort}`),
     ];
     const wrapped = spec.wrap?.(argv);
-    const container = await engine.createContainer({
-      Image: spec.image,
-      Env: env,
-      Entrypoint: wrapped ? wrapped.entrypoint : argv.slice(0, 1),
-      Cmd: wrapped ? [] : argv.slice(1),
-      Labels: { [TEMPORARY_LABEL]: 'true', 'slim.purpose': spec.purpose },
-      ExposedPorts: bridge ? { [`${spec.recording.port}/tcp`]: {} } : undefined,
-      HostConfig: {
-        NetworkMode: bridge ? 'bridge' : 'host',
-        PortBindings: bridge ? { [`${spec.recording.port}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: String(hostPort) }] } : undefined,
-        Binds: wrapped?.binds,
-        CapAdd: wrapped?.capAdd,
-        AutoRemove: false,
-      },
-    });
+    await sweepOrphanContainers(engine);
+    // registered before the container exists, by name, so Ctrl-C during the create still removes it
+    const name = `slim-${spec.purpose}-${process.pid}-${++containerCounter}`;
     const removeNow = onCleanup(async () => {
-      await container.remove({ force: true }).catch(() => undefined);
+      await engine.getContainer(name).remove({ force: true }).catch(() => undefined);
     });
+    let container: Docker.Container;
+    try {
+      container = await engine.createContainer({
+        name,
+        Image: spec.image,
+        Env: env,
+        Entrypoint: wrapped ? wrapped.entrypoint : argv.slice(0, 1),
+        Cmd: wrapped ? [] : argv.slice(1),
+        Labels: { [TEMPORARY_LABEL]: 'true', 'slim.purpose': spec.purpose, [OWNER_PID_LABEL]: String(process.pid), [OWNER_HOST_LABEL]: hostname() },
+        ExposedPorts: bridge ? { [`${spec.recording.port}/tcp`]: {} } : undefined,
+        HostConfig: {
+          NetworkMode: bridge ? 'bridge' : 'host',
+          PortBindings: bridge ? { [`${spec.recording.port}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: String(hostPort) }] } : undefined,
+          Binds: wrapped?.binds,
+          CapAdd: wrapped?.capAdd,
+          AutoRemove: false,
+        },
+      });
+    } catch (err) {
+      await removeNow();
+      throw new SlimError(`cannot create a container from ${spec.image}: ${(err as Error).message}`);
+    }
     const handle = new FunctionContainer(container, reachPort, argv, Date.now(), removeNow);
     try {
       await container.start();

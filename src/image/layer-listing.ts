@@ -54,10 +54,6 @@ export function normalizeEntryPath(name: string): string | undefined {
   return parts.length ? parts.join('/') : undefined;
 }
 
-function normalizeLinkTarget(name: string): string {
-  return name.split('/').filter((p) => p !== '' && p !== '.').join('/');
-}
-
 const TYPE_MAP: Record<string, EntryType | undefined> = {
   file: 'file',
   'contiguous-file': 'file',
@@ -133,7 +129,15 @@ export async function listLayerTar(index: number, source: Readable, onBytes?: (n
       record.path = path.slice(0, path.length - base.length) + base.slice(WHITEOUT_PREFIX.length);
     }
     if (type === 'symlink') record.linkTarget = header.linkname ?? '';
-    if (type === 'hardlink') record.linkTarget = normalizeLinkTarget(header.linkname ?? '');
+    if (type === 'hardlink') {
+      const target = normalizeEntryPath(header.linkname ?? '');
+      if (target === undefined) {
+        listing.problems.push(`hardlink ${JSON.stringify(header.name)} points outside the root (${JSON.stringify(header.linkname)}); ignored`);
+        await drain(entry);
+        continue;
+      }
+      record.linkTarget = target;
+    }
     if (record.type === 'file' && size >= 52) {
       record.elf = classifyElf(await readHead(entry, Math.min(size, ELF_HEAD_BYTES)));
     } else {

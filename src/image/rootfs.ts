@@ -44,12 +44,10 @@ export async function materializeContents(
       const record = index.get(entry.path);
       if (!record || record.layer !== layer.index || record.path !== entry.path || !wanted(record)) continue;
       if (record.type === 'file') winners.add(entry.path);
-      if (record.type === 'hardlink' && record.linkTarget !== undefined) {
-        winningLinks.push(record);
-        const target = index.get(record.linkTarget);
-        if (!(target && target.layer === layer.index && target.type === 'file')) hardlinkSources.add(record.linkTarget);
-      }
+      if (record.type === 'hardlink' && record.linkTarget !== undefined) winningLinks.push(record);
     }
+    // a link's target is written aside when its own copy is not (not wanted, or replaced by a later layer)
+    for (const link of winningLinks) if (!winners.has(link.linkTarget!)) hardlinkSources.add(link.linkTarget!);
     if (winners.size === 0 && winningLinks.length === 0) continue;
     await extractLayer(openLayerTar(layer), (path) => {
       if (winners.has(path)) return contentPath(root, path);

@@ -28,13 +28,15 @@ export class RecordingProxy {
       void (async () => {
         const body = await readAll(req);
         const headers = flatHeaders(req.headers);
+        // the body is forwarded whole, so framing headers of the client's connection do not apply
+        const { 'transfer-encoding': _te, connection: _c, 'keep-alive': _k, ...forwarded } = req.headers;
         const forward = httpRequest(
           {
             host: '127.0.0.1',
             port: this.targetPort,
             method: req.method,
             path: req.url,
-            headers: { ...req.headers, host: `127.0.0.1:${this.targetPort}`, 'content-length': String(body.length) },
+            headers: { ...forwarded, host: `127.0.0.1:${this.targetPort}`, 'content-length': String(body.length) },
             agent: false,
           },
           (upstream) => {

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ImageAnalysis } from '../../src/analyze/analysis.js';
-import { engineOrSkip, imageId, listDir, NODE_EXPRESS, REPO, requireFixture, run, slim, tempDir } from './support.js';
+import { CLI, engineOrSkip, imageId, listDir, NODE_EXPRESS, REPO, requireFixture, run, slim, tempDir } from './support.js';
 
 const RECORDING = join(REPO, 'fixtures/node-express/recording.json');
 
@@ -123,6 +124,28 @@ describe('tracing node-express with its recording', () => {
     assert.match(table.stdout, /^Traced run$/m);
     assert.match(table.stdout, /^traced floor\s+\d/m);
     assert.match(table.stdout, /^Removable Debian packages \(no file used\)$/m);
+  });
+
+  test('Ctrl-C while the function runs under the tracer removes the container and temp files', async (t) => {
+    if (!ready) return t.skip('no engine');
+    const slow = join(work.path, 'slow.json');
+    await writeFile(slow, JSON.stringify({ readiness: { http: '/health', timeoutMs: 60000 }, steps: [{ request: { method: 'GET', path: '/health' } }] }));
+    const child = spawn(process.execPath, [CLI, 'analyze', NODE_EXPRESS, '--record', slow], {
+      env: { ...process.env, SLIM_TMPDIR: slimTmp },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const deadline = Date.now() + 120_000;
+    while ((await temporaryContainers()) === '' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.notEqual(await temporaryContainers(), '', 'a traced container was started');
+    child.kill('SIGINT');
+    assert.equal(await exited, 130, stderr);
+    assert.match(stderr, /SIGINT: cleaning up/);
+    assert.equal(await temporaryContainers(), '');
+    assert.deepEqual(await listDir(slimTmp), []);
+    assert.equal(await imageId(NODE_EXPRESS), originalId);
   });
 
   test('bad recordings and broken functions fail with one clear line and clean up', async (t) => {
