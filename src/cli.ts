@@ -2,7 +2,11 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { runAllCleanups, takeInterrupt } from './cleanup.js';
 import { analyzeImage, renderAnalysis, type OutputFormat } from './commands/analyze.js';
+import { buildSlimImage, parseOutput } from './commands/build.js';
 import { recordSession } from './commands/record.js';
+import { verifyCommand } from './commands/verify.js';
+import { parseGroupOverride } from './plan/grouping.js';
+import { renderBuildMarkdown, renderBuildText } from './report/build-report.js';
 import { ExitCode, SlimError, usageError } from './errors.js';
 import { VERSION } from './version.js';
 
@@ -16,6 +20,26 @@ interface AnalyzeFlags {
   include: string[];
   exclude: string[];
   includeExe: string[];
+}
+
+interface BuildFlags {
+  record: string;
+  tag?: string;
+  output: string[];
+  verify: boolean;
+  group: string[];
+  baseLayers: number;
+  include: string[];
+  exclude: string[];
+  includeExe: string[];
+  profileOut?: string;
+  json?: boolean;
+  format?: string;
+}
+
+/** Step lines on stderr when it is a terminal; quiet in CI logs and pipes. */
+function progressLog(line: string): void {
+  if (process.stderr.isTTY && !process.env.CI) process.stderr.write(`slim: ${line}\n`);
 }
 
 interface RecordFlags {
@@ -76,6 +100,66 @@ function buildProgram(): Command {
         : undefined;
       const analysis = await analyzeImage(image, { top: options.top, depth: options.depth }, trace);
       process.stdout.write(renderAnalysis(analysis, formatOf(options)));
+    });
+
+  program
+    .command('build')
+    .description('trace a run, write a minimal image layered system → dependencies → app, and verify it')
+    .argument('<image>', 'an image in the Docker engine')
+    .requiredOption('--record <file>', 'the recording to trace and verify with')
+    .option('--tag <name:tag>', 'tag for the slim image in the engine (default: <name>:<tag>-slim)')
+    .option('--output <sink>', 'also write the image to docker-archive:FILE or oci:DIR (repeatable; without --tag the engine keeps no copy)', collect, [])
+    .option('--no-verify', 'skip replaying the recording against both images')
+    .option('--group <glob=group>', 'put paths matching the glob in the system, deps or app layer (repeatable)', collect, [])
+    .option('--base-layers <n>', 'layers at the bottom of the original that come from its base image', positiveInt, 1)
+    .option('--include <glob>', 'keep paths matching this glob (repeatable)', collect, [])
+    .option('--exclude <glob>', 'drop paths matching this glob (repeatable)', collect, [])
+    .option('--include-exe <name>', 'keep this program (found on the image PATH) and what it needs (repeatable)', collect, [])
+    .option('--profile-out <file>', 'write every kept path, why, and its layer group to this JSON file')
+    .option('--json', 'print JSON (same as --format json)')
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'markdown']).default('table'))
+    .action(async (image: string, options: BuildFlags) => {
+      const groups = options.group.map((g) => {
+        const parsed = parseGroupOverride(g);
+        if (!parsed) throw usageError(`--group ${g}: use GLOB=system, GLOB=deps or GLOB=app`);
+        return parsed;
+      });
+      const report = await buildSlimImage(
+        image,
+        {
+          recordingFile: options.record,
+          tag: options.tag,
+          outputs: options.output.map(parseOutput),
+          verify: options.verify,
+          groups,
+          baseLayers: options.baseLayers,
+          include: options.include,
+          exclude: options.exclude,
+          includeExe: options.includeExe,
+          profileOut: options.profileOut,
+        },
+        progressLog,
+      );
+      const format = formatOf(options);
+      process.stdout.write(format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : format === 'markdown' ? renderBuildMarkdown(report) : renderBuildText(report));
+    });
+
+  program
+    .command('verify')
+    .description('replay a recording against the original and the slim image and fail on any difference')
+    .argument('<original>', 'the original image in the Docker engine')
+    .argument('<slim>', 'the slim image in the Docker engine')
+    .requiredOption('--record <file>', 'the recording to replay')
+    .option('--json', 'print JSON')
+    .action(async (original: string, slimImage: string, options: { record: string; json?: boolean }) => {
+      const result = await verifyCommand(original, slimImage, options.record);
+      if (options.json) {
+        const requests = result.requests.map((r) => ({ name: r.request.name, differences: r.differences, originalMs: r.originalMs, slimMs: r.slimMs }));
+        process.stdout.write(`${JSON.stringify({ ok: result.ok, slimFailure: result.slimFailure ?? null, requests }, null, 2)}\n`);
+      } else {
+        process.stdout.write(result.report);
+      }
+      if (!result.ok) throw new SlimError(result.slimFailure ? 'verification failed: the slim image could not be replayed' : 'verification failed: the slim image answers differently');
     });
 
   program

@@ -1,11 +1,10 @@
 import { writeFile } from 'node:fs/promises';
 import { analyzeListings, type AnalysisOptions, type ImageAnalysis } from '../analyze/analysis.js';
-import { readLayerListings } from '../analyze/read-layers.js';
 import { SlimError, usageError } from '../errors.js';
-import { FileIndex } from '../image/file-index.js';
-import { openImage } from '../image/open-image.js';
+import { prepareImage } from '../image/prepare.js';
 import { loadRecording } from '../recording/parse.js';
 import { renderAnalysisJson, renderAnalysisMarkdown, renderAnalysisText } from '../report/analyze-report.js';
+import { requireEngineReference } from '../trace/engine-image.js';
 import { traceImage, type TraceOptions } from '../trace/trace-image.js';
 import { profileDocument, summarizeTrace } from '../trace/trace-summary.js';
 
@@ -20,13 +19,13 @@ export interface TraceRequest extends TraceOptions {
 export async function analyzeImage(reference: string, options: AnalysisOptions, trace?: TraceRequest): Promise<ImageAnalysis> {
   // a bad recording should fail before minutes of reading layers
   const recording = trace ? await loadRecording(trace.recordingFile) : undefined;
-  const image = await openImage(reference);
+  if (trace) await requireEngineReference(reference);
+  const prepared = await prepareImage(reference, { contents: trace !== undefined });
+  const { image, listings, index } = prepared;
   try {
-    const listings = await readLayerListings(image);
     const analysis = analyzeListings(image, listings, options);
-    if (!trace || !recording) return analysis;
-    const index = FileIndex.build(listings);
-    const traced = await traceImage(image, index, listings, recording, trace);
+    if (!trace || !recording || !prepared.fs) return analysis;
+    const traced = await traceImage(image, index, prepared.fs, recording, trace);
     analysis.trace = summarizeTrace(traced, trace.recordingFile, options.top);
     if (trace.profileOut) {
       const document = profileDocument(traced, index, { reference: image.reference, id: image.id }, trace.recordingFile);
@@ -38,7 +37,7 @@ export async function analyzeImage(reference: string, options: AnalysisOptions, 
     }
     return analysis;
   } finally {
-    await image.close();
+    await prepared.close();
   }
 }
 

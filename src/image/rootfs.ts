@@ -111,6 +111,13 @@ export class IndexImageFs implements ImageFs {
     return contentPath(this.root, record.path);
   }
 
+  /** Where the content of a regular file (or hardlink) at exactly this path was materialized. */
+  contentFile(path: string): string | undefined {
+    const record = this.index.get(path);
+    if (!record || (record.type !== 'file' && record.type !== 'hardlink')) return undefined;
+    return contentPath(this.root, record.path);
+  }
+
   async readFile(path: string): Promise<Buffer | undefined> {
     const file = this.contentOf(path);
     return file ? readFile(file).catch(() => undefined) : undefined;

@@ -1,5 +1,3 @@
-import { join } from 'node:path';
-import { makeTempDir } from '../cleanup.js';
 import { computeKeepSet, type ClosureResult } from '../closure/closure.js';
 import { findExecutable } from '../closure/search-path.js';
 import { readDpkgOwnership } from '../analyze/dpkg.js';
@@ -7,12 +5,12 @@ import { summarizeUsage, type UsageSummary } from '../analyze/usage.js';
 import { effectiveArgv } from '../docker/function-container.js';
 import { inputError } from '../errors.js';
 import type { FileIndex } from '../image/file-index.js';
-import type { LayerListing } from '../image/layer-listing.js';
-import { IndexImageFs, materializeContents } from '../image/rootfs.js';
+import type { ImageFs } from '../image/image-fs.js';
 import type { Image } from '../image/types.js';
 import type { Recording } from '../recording/types.js';
 import { buildProfile, type Profile } from './profile.js';
 import { parseStrace } from './strace-parser.js';
+import { requireEngineReference } from './engine-image.js';
 import { traceFunction, type TraceRun } from './tracer.js';
 
 export interface TraceOptions {
@@ -37,6 +35,8 @@ export interface ImageTrace {
   closure: ClosureResult;
   usage: UsageSummary;
   timeline: ColdStartTimeline;
+  /** Debian package of each dpkg-owned path */
+  owners: Map<string, string>;
 }
 
 function msSince(start: number, epochSeconds: number | undefined): number | null {
@@ -50,56 +50,45 @@ function msSince(start: number, epochSeconds: number | undefined): number | null
 export async function traceImage(
   image: Image,
   index: FileIndex,
-  listings: LayerListing[],
+  fs: ImageFs,
   recording: Recording,
   options: TraceOptions = {},
 ): Promise<ImageTrace> {
-  if (image.source !== 'daemon') {
-    throw inputError(
-      `tracing runs the image in the Docker engine, and ${image.reference} is a file`,
-      'load it first: docker load -i FILE, or skopeo copy oci:DIR docker-daemon:NAME:TAG',
-    );
-  }
+  await requireEngineReference(image.reference);
   const config = image.config.config ?? {};
   const env = config.Env ?? [];
   const workingDir = config.WorkingDir || '/';
   const argv = effectiveArgv(config, recording);
   if (argv.length === 0) throw inputError(`image ${image.reference} has no ENTRYPOINT or CMD`, 'give "command" in the recording');
 
-  const contents = await makeTempDir('rootfs');
-  try {
-    await materializeContents(image, index, listings, contents.path);
-    const fs = new IndexImageFs(index, join(contents.path));
-    if (!findExecutable(fs, argv[0]!, env, workingDir)) {
-      throw inputError(`the entrypoint ${argv[0]} is not in image ${image.reference} (or is not executable)`, `the command is ${JSON.stringify(argv)}`);
-    }
-    const run = await traceFunction(image.id, recording);
-    const profile = buildProfile(parseStrace(run.traceText), { initialCwd: workingDir });
-    const execs = [...profile.processes.values()].flatMap((p) => p.execs);
-    const closure = await computeKeepSet({
-      fs,
-      allPaths: [...index.records()].map((r) => `/${r.path}`),
-      accesses: [...profile.accesses.values()],
-      execs,
-      env,
-      workingDir,
-      argv,
-      include: options.include,
-      exclude: options.exclude,
-      includeExe: options.includeExe,
-    });
-    const usage = summarizeUsage(index, closure.keep, await readDpkgOwnership(fs));
-    const t = profile.timeline;
-    const timeline: ColdStartTimeline = {
-      firstExecMs: msSince(run.containerStartedAt, t.firstExec),
-      listeningMs: msSince(run.containerStartedAt, t.listening),
-      readyMs: run.readyAt - run.containerStartedAt,
-      firstAcceptMs: msSince(run.containerStartedAt, t.firstAccept),
-      firstResponseMs: msSince(run.containerStartedAt, t.firstResponse),
-      listenPort: t.listenPort ?? null,
-    };
-    return { run, profile, closure, usage, timeline };
-  } finally {
-    await contents.remove();
+  if (!findExecutable(fs, argv[0]!, env, workingDir)) {
+    throw inputError(`the entrypoint ${argv[0]} is not in image ${image.reference} (or is not executable)`, `the command is ${JSON.stringify(argv)}`);
   }
+  const run = await traceFunction(image.id, recording);
+  const profile = buildProfile(parseStrace(run.traceText), { initialCwd: workingDir });
+  const execs = [...profile.processes.values()].flatMap((p) => p.execs);
+  const closure = await computeKeepSet({
+    fs,
+    allPaths: [...index.records()].map((r) => `/${r.path}`),
+    accesses: [...profile.accesses.values()],
+    execs,
+    env,
+    workingDir,
+    argv,
+    include: options.include,
+    exclude: options.exclude,
+    includeExe: options.includeExe,
+  });
+  const owners = await readDpkgOwnership(fs);
+  const usage = summarizeUsage(index, closure.keep, owners);
+  const t = profile.timeline;
+  const timeline: ColdStartTimeline = {
+    firstExecMs: msSince(run.containerStartedAt, t.firstExec),
+    listeningMs: msSince(run.containerStartedAt, t.listening),
+    readyMs: run.readyAt - run.containerStartedAt,
+    firstAcceptMs: msSince(run.containerStartedAt, t.firstAccept),
+    firstResponseMs: msSince(run.containerStartedAt, t.firstResponse),
+    listenPort: t.listenPort ?? null,
+  };
+  return { run, profile, closure, usage, timeline, owners };
 }

@@ -1,0 +1,111 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { PassThrough, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { constants as zlibConstants, createGzip } from 'node:zlib';
+import tar from 'tar-stream';
+
+/** One entry to write. `path` has no leading slash; directories have no trailing one. */
+export interface TarEntrySpec {
+  path: string;
+  type: 'file' | 'directory' | 'symlink' | 'hardlink';
+  mode: number;
+  uid: number;
+  gid: number;
+  /** for files: where the content is read from; its size is taken from the file */
+  contentFile?: string;
+  /** symlink target as stored, or the hardlink's target path (no leading slash) */
+  linkTarget?: string;
+  /** seconds since the epoch */
+  mtime: number;
+}
+
+export interface WrittenBlob {
+  path: string;
+  digest: string;
+  size: number;
+}
+
+export interface WrittenLayer {
+  /** the uncompressed tar: its digest is the diff_id */
+  tar: WrittenBlob;
+  /** the same tar gzip-compressed (level 6): its digest names the blob in registries and OCI layouts */
+  gzip: WrittenBlob;
+}
+
+class Digester extends Transform {
+  private readonly hash = createHash('sha256');
+  size = 0;
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: () => void): void {
+    this.hash.update(chunk);
+    this.size += chunk.length;
+    this.push(chunk);
+    callback();
+  }
+  digest(): string {
+    return `sha256:${this.hash.digest('hex')}`;
+  }
+}
+
+/** Fixed gzip settings: the same tar always compresses to the same bytes (zlib writes no name or time). */
+export function deterministicGzip() {
+  return createGzip({ level: 6, memLevel: 8, windowBits: 15, strategy: zlibConstants.Z_DEFAULT_STRATEGY });
+}
+
+/**
+ * Writes entries, in the order given, as a tar: no user or group names, one fixed modification time
+ * per entry as given, content streamed from disk. The same entries always give the same bytes.
+ */
+export async function writeLayer(entries: TarEntrySpec[], tarPath: string, gzipPath: string): Promise<WrittenLayer> {
+  const pack = tar.pack();
+  const digester = new Digester();
+  const writing = pipeline(pack as unknown as NodeJS.ReadableStream, digester, createWriteStream(tarPath));
+  try {
+    for (const entry of entries) {
+      const header = {
+        name: entry.type === 'directory' ? `${entry.path}/` : entry.path,
+        mode: entry.mode & 0o7777,
+        uid: entry.uid,
+        gid: entry.gid,
+        uname: '',
+        gname: '',
+        mtime: new Date(entry.mtime * 1000),
+      };
+      if (entry.type === 'file') {
+        const size = (await stat(entry.contentFile!)).size;
+        await new Promise<void>((resolve, reject) => {
+          const sink = pack.entry({ ...header, type: 'file', size }, (err) => (err ? reject(err) : resolve()));
+          const source = createReadStream(entry.contentFile!, { highWaterMark: 1 << 20 });
+          source.on('error', reject);
+          source.pipe(sink as unknown as NodeJS.WritableStream);
+        });
+      } else if (entry.type === 'directory') {
+        pack.entry({ ...header, type: 'directory' });
+      } else if (entry.type === 'symlink') {
+        pack.entry({ ...header, type: 'symlink', linkname: entry.linkTarget ?? '' });
+      } else {
+        pack.entry({ ...header, type: 'link', linkname: entry.linkTarget ?? '' });
+      }
+    }
+    pack.finalize();
+    await writing;
+  } catch (err) {
+    pack.destroy(err as Error);
+    await writing.catch(() => undefined);
+    throw err;
+  }
+  const tarBlob: WrittenBlob = { path: tarPath, digest: digester.digest(), size: digester.size };
+  const gzDigester = new Digester();
+  await pipeline(createReadStream(tarPath, { highWaterMark: 1 << 20 }), deterministicGzip(), gzDigester, createWriteStream(gzipPath));
+  return { tar: tarBlob, gzip: { path: gzipPath, digest: gzDigester.digest(), size: gzDigester.size } };
+}
+
+/** Bytes of a stream once gzip-compressed with the settings slim writes layers with. */
+export async function gzipSize(source: NodeJS.ReadableStream): Promise<number> {
+  const counter = new Digester();
+  const sink = new PassThrough();
+  sink.resume();
+  await pipeline(source, deterministicGzip(), counter, sink);
+  return counter.size;
+}

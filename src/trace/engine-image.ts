@@ -1,0 +1,13 @@
+import { inputError } from '../errors.js';
+import { parseImageLocation } from '../image/open-image.js';
+
+/** Tracing, building and verifying run the image: it must be in the Docker engine. Checked before any work. */
+export async function requireEngineReference(reference: string): Promise<void> {
+  const location = await parseImageLocation(reference);
+  if (location.kind !== 'daemon') {
+    throw inputError(
+      `${reference} is a file, and tracing runs the image in the Docker engine`,
+      'load it first: docker load -i FILE, or skopeo copy oci:DIR docker-daemon:NAME:TAG',
+    );
+  }
+}

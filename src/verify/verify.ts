@@ -1,0 +1,57 @@
+import { FunctionContainer } from '../docker/function-container.js';
+import { SlimError } from '../errors.js';
+import { replay, type ReplayedRequest } from '../recording/replay.js';
+import type { RecordedRequest, Recording } from '../recording/types.js';
+import { compareResponses, renderDifferences, type Difference } from './compare.js';
+
+export interface VerifyResult {
+  ok: boolean;
+  requests: Array<{ request: RecordedRequest; differences: Difference[]; originalMs: number; slimMs: number | null }>;
+  /** why the slim image could not be compared at all (it crashed, never became ready, stopped answering) */
+  slimFailure?: string;
+  report: string;
+}
+
+async function runAgainst(image: string, recording: Recording, purpose: string, checkStatus: boolean): Promise<ReplayedRequest[]> {
+  const container = await FunctionContainer.start({ image, recording, purpose });
+  try {
+    await container.waitReady(recording.readiness);
+    try {
+      return await replay(recording, container.hostPort, { checkStatus });
+    } catch (err) {
+      if (err instanceof SlimError) throw new SlimError(`${err.message}\n--- last 50 log lines of ${image} ---\n${await container.logs(50)}`, err.exitCode);
+      throw err;
+    }
+  } finally {
+    await container.remove();
+  }
+}
+
+/**
+ * Replays the recording against the original and the slim image, each in its own throwaway container
+ * on its own port, and compares every response. The original must behave as the recording expects
+ * (else the recording is wrong, an error); the slim image must answer exactly as the original did.
+ */
+export async function verifyImages(original: string, slim: string, recording: Recording): Promise<VerifyResult> {
+  const [originalRun, slimRun] = await Promise.allSettled([
+    runAgainst(original, recording, 'verify-original', true),
+    runAgainst(slim, recording, 'verify-slim', false),
+  ]);
+  if (originalRun.status === 'rejected') throw originalRun.reason;
+  const originals = originalRun.value;
+  if (slimRun.status === 'rejected') {
+    const reason = slimRun.reason instanceof Error ? slimRun.reason.message : String(slimRun.reason);
+    return {
+      ok: false,
+      requests: originals.map((o) => ({ request: o.request, differences: [], originalMs: o.response.elapsedMs, slimMs: null })),
+      slimFailure: reason,
+      report: `✗ the slim image ${slim} could not be verified: ${reason}\n`,
+    };
+  }
+  const requests = originals.map((o, i) => {
+    const s = slimRun.value[i]!;
+    return { request: o.request, differences: compareResponses(o.request, o.response, s.response), originalMs: o.response.elapsedMs, slimMs: s.response.elapsedMs };
+  });
+  const ok = requests.every((r) => r.differences.length === 0);
+  return { ok, requests, report: renderDifferences(requests) };
+}
