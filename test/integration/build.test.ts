@@ -1,0 +1,146 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { BuildReport } from '../../src/commands/build.js';
+import { engineOrSkip, imageId, NODE_EXPRESS, REPO, requireFixture, run, slim, tempDir } from './support.js';
+
+const RECORDING = join(REPO, 'fixtures/node-express/recording.json');
+const V2 = 'slim-fixture/node-express:v2';
+const TAG_V1 = 'slim-test/node-express:v1-slim';
+const TAG_V2 = 'slim-test/node-express:v2-slim';
+
+async function inspect(reference: string): Promise<{ Id: string; Config: Record<string, unknown> } | undefined> {
+  try {
+    const { stdout } = await run('docker', ['image', 'inspect', reference]);
+    return (JSON.parse(stdout) as Array<{ Id: string; Config: Record<string, unknown> }>)[0];
+  } catch {
+    return undefined;
+  }
+}
+
+async function temporaryContainers(): Promise<string> {
+  const { stdout } = await run('docker', ['ps', '-aq', '--filter', 'label=slim.temporary']);
+  return stdout.trim();
+}
+
+describe('slim build and slim verify on node-express', () => {
+  let work: { path: string; remove(): Promise<void> };
+  let ready = false;
+  let originalV1 = '';
+  let v1: BuildReport;
+
+  before(async (t) => {
+    ready = await engineOrSkip(t as unknown as { skip(m: string): void });
+    if (!ready) return;
+    originalV1 = await requireFixture(NODE_EXPRESS);
+    await requireFixture(V2);
+    work = await tempDir('build');
+    for (const tag of [TAG_V1, TAG_V2]) await run('docker', ['rmi', tag]).catch(() => undefined);
+  });
+  after(async () => {
+    for (const tag of [TAG_V1, TAG_V2]) await run('docker', ['rmi', tag]).catch(() => undefined);
+    await work?.remove();
+  });
+
+  test('builds a verified slim image near the traced floor, layered system → deps → app', async (t) => {
+    if (!ready) return t.skip('no engine');
+    const oci = join(work.path, 'oci');
+    const archive = join(work.path, 'slim.tar');
+    const profile = join(work.path, 'profile.json');
+    const result = await slim([
+      'build', NODE_EXPRESS, '--record', RECORDING, '--tag', TAG_V1, '--json',
+      '--output', `oci:${oci}`, '--output', `docker-archive:${archive}`, '--profile-out', profile,
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    v1 = JSON.parse(result.stdout) as BuildReport;
+
+    assert.deepEqual(v1.verification, { verified: true, ok: true, requests: 7, differing: 0, report: 'all 7 requests match\n' });
+    assert.deepEqual(v1.slim.layers.map((l) => l.group), ['system', 'deps', 'app']);
+    assert.ok(v1.slim.fileBytes <= 1.1 * v1.tracedFloorBytes, `${v1.slim.fileBytes} <= 1.1 × ${v1.tracedFloorBytes}`);
+    assert.ok(v1.slim.tarBytes <= 1.1 * v1.tracedFloorBytes + 2_000_000, 'tar metadata is small');
+    assert.ok(v1.slim.compressedBytes < v1.original.compressedBytes * 0.3);
+    assert.ok(v1.slim.layers.find((l) => l.group === 'app')!.files <= 5, 'the app layer holds only the app');
+    assert.equal(await imageId(NODE_EXPRESS), originalV1, 'the original is untouched');
+
+    const tagged = await inspect(TAG_V1);
+    assert.ok(tagged, 'the slim tag exists');
+    assert.equal(tagged.Id, v1.slim.id);
+    const original = (await inspect(NODE_EXPRESS))!;
+    for (const key of ['Cmd', 'Entrypoint', 'Env', 'WorkingDir', 'User', 'ExposedPorts', 'Volumes', 'StopSignal', 'Healthcheck']) {
+      assert.deepEqual(tagged.Config[key], original.Config[key], `${key} carried over`);
+    }
+    const labels = tagged.Config.Labels as Record<string, string>;
+    assert.equal(labels['io.slim.source-image'], originalV1);
+    assert.match(labels['io.slim.version']!, /^\d+\.\d+\.\d+/);
+
+    const skopeo = JSON.parse((await run('skopeo', ['inspect', `oci:${oci}:v1-slim`])).stdout) as { Layers: string[] };
+    assert.deepEqual(skopeo.Layers, v1.slim.layers.map((l) => l.digest));
+    const bundle = join(work.path, 'bundle');
+    await run('umoci', ['unpack', '--image', `${oci}:v1-slim`, bundle]);
+    const server = await readFile(join(bundle, 'rootfs/app/server.js'), 'utf8');
+    assert.match(server, /express/);
+    const fromArchive = await slim(['analyze', `docker-archive:${archive}`, '--json']);
+    assert.equal(fromArchive.code, 0, fromArchive.stderr);
+    assert.deepEqual((JSON.parse(fromArchive.stdout) as { layers: Array<{ diffId: string }> }).layers.map((l) => l.diffId), v1.slim.layers.map((l) => l.diffId));
+
+    const groups = (JSON.parse(await readFile(profile, 'utf8')) as { groups: Array<{ path: string; group: string; rule: string }> }).groups;
+    const groupOf = new Map(groups.map((g) => [g.path, g]));
+    assert.equal(groupOf.get('/usr/bin/node')?.group, 'system');
+    assert.match(groupOf.get('/usr/bin/node')!.rule, /Debian package nodejs/);
+    assert.equal(groupOf.get('/app/node_modules/express/index.js')?.group, 'deps');
+    assert.equal(groupOf.get('/app/server.js')?.group, 'app');
+  });
+
+  test('a one-line code change reuses the system and dependency layers exactly', async (t) => {
+    if (!ready) return t.skip('no engine');
+    const result = await slim(['build', V2, '--record', RECORDING, '--tag', TAG_V2, '--json']);
+    assert.equal(result.code, 0, result.stderr);
+    const v2 = JSON.parse(result.stdout) as BuildReport;
+    assert.deepEqual(v2.slim.layers.map((l) => l.group), ['system', 'deps', 'app']);
+    assert.equal(v2.slim.layers[0]!.digest, v1.slim.layers[0]!.digest, 'system layer reused');
+    assert.equal(v2.slim.layers[1]!.digest, v1.slim.layers[1]!.digest, 'dependency layer reused');
+    assert.notEqual(v2.slim.layers[2]!.digest, v1.slim.layers[2]!.digest, 'the app layer changed');
+    assert.ok(v2.slim.layers[2]!.compressedBytes < 10_000, 'only a small app layer differs');
+  });
+
+  test('slim verify fails with a readable diff when two images answer differently', async (t) => {
+    if (!ready) return t.skip('no engine');
+    const same = await slim(['verify', NODE_EXPRESS, TAG_V1, '--record', RECORDING]);
+    assert.equal(same.code, 0, same.stderr);
+    assert.match(same.stdout, /all 7 requests match/);
+    const different = await slim(['verify', NODE_EXPRESS, TAG_V2, '--record', RECORDING]);
+    assert.equal(different.code, 1);
+    assert.match(different.stdout, /✗ GET \/health/);
+    assert.match(different.stdout, /\$\.version: "1\.0\.0" ≠ "2\.0\.0"/);
+    assert.match(different.stdout, /\d of 7 requests differ/);
+    assert.match(different.stderr, /^slim: verification failed/m);
+  });
+
+  test('a slim image that fails verification is removed and never tagged', async (t) => {
+    if (!ready) return t.skip('no engine');
+    const tag = 'slim-test/node-express:broken-slim';
+    const before = (await run('docker', ['images', '-q', '--filter', 'dangling=true'])).stdout.trim();
+    const result = await slim(['build', NODE_EXPRESS, '--record', RECORDING, '--tag', tag, '--exclude', '/app/node_modules/lodash/**']);
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, /verification failed/);
+    assert.match(result.stderr, /Cannot find module 'lodash'|exited with code/);
+    assert.match(result.stderr, /the slim image was removed and no tag was created/);
+    assert.equal(await inspect(tag), undefined, 'no tag');
+    assert.equal((await run('docker', ['images', '-q', '--filter', 'dangling=true'])).stdout.trim(), before, 'no untagged image left');
+    assert.equal(await temporaryContainers(), '');
+    assert.equal(await imageId(NODE_EXPRESS), originalV1);
+  });
+
+  test('bad arguments are usage errors', async (t) => {
+    if (!ready) return t.skip('no engine');
+    const retag = await slim(['build', NODE_EXPRESS, '--record', RECORDING, '--tag', NODE_EXPRESS]);
+    assert.equal(retag.code, 2);
+    assert.match(retag.stderr, /names the original image; slim never retags it/);
+    const badOutput = await slim(['build', NODE_EXPRESS, '--record', RECORDING, '--output', 'tarball:x']);
+    assert.equal(badOutput.code, 2);
+    assert.match(badOutput.stderr, /use docker-archive:FILE or oci:DIR/);
+    const badGroup = await slim(['build', NODE_EXPRESS, '--record', RECORDING, '--group', '/x=other']);
+    assert.equal(badGroup.code, 2);
+  });
+});
