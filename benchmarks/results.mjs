@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// One row per fixture for benchmarks/RESULTS.md: the image's size, what a traced run of its recording
-// uses (the floor a slim image is measured against), and what slim's analysis costs.
+// One row per fixture for benchmarks/RESULTS.md: the original's size, what a traced run of its
+// recording uses (the floor), the slim image slim builds, and whether a code-only change (v2) reuses
+// the slim image's system and dependency layers.
 //
 //   node benchmarks/results.mjs [fixture ...]
 import { fileURLToPath } from 'node:url';
@@ -21,19 +22,43 @@ const fixtures = (await fs.readdir(path.join(repo, 'fixtures'), { withFileTypes:
 await $({ cwd: repo })`npm run --silent build`;
 await $({ cwd: repo })`node fixtures/build.mjs ${fixtures}`;
 
-const mb = (bytes) => `${(bytes / 1e6).toFixed(1)} MB`;
+const mb = (bytes) => (bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${(bytes / 1e3).toFixed(1)} kB`);
+const short = (digest) => digest.slice(7, 19);
+
+/** Runs a slim command under GNU time: its JSON output, wall seconds and peak RSS in MB. */
+async function timed(args) {
+  const result = await $`/usr/bin/time -f ${'%e %M'} node ${cli} ${args}`;
+  const [seconds, rssKb] = result.stderr.trim().split('\n').at(-1).split(' ').map(Number);
+  return { json: JSON.parse(result.stdout), seconds, rssMb: rssKb / 1024 };
+}
+
 const rows = [];
+const layerRows = [];
 for (const name of fixtures) {
-  const image = `slim-fixture/${name}:v1`;
   const recording = path.join(repo, 'fixtures', name, 'recording.json');
-  const timed = await $`/usr/bin/time -f ${'%e %M'} node ${cli} analyze ${image} --record ${recording} --json`;
-  const [seconds, rssKb] = timed.stderr.trim().split('\n').at(-1).split(' ').map(Number);
-  const a = JSON.parse(timed.stdout);
-  const t = a.trace;
+  const v1 = `slim-fixture/${name}:v1`;
+  const v2 = `slim-fixture/${name}:v2`;
+  const hasV2 = (await $`docker image inspect ${v2}`.nothrow()).exitCode === 0;
+  const analysis = await timed(['analyze', v1, '--record', recording, '--json']);
+  const build1 = await timed(['build', v1, '--record', recording, '--tag', `slim-bench/${name}:v1-slim`, '--json']);
+  const b1 = build1.json;
+  let reuse = 'no v2';
+  if (hasV2) {
+    const b2 = (await timed(['build', v2, '--record', recording, '--tag', `slim-bench/${name}:v2-slim`, '--json'])).json;
+    const reused = b1.slim.layers.filter((l, i) => b2.slim.layers[i]?.digest === l.digest).map((l) => l.group);
+    const changed = b2.slim.layers.filter((l, i) => b1.slim.layers[i]?.digest !== l.digest);
+    reuse = `${reused.join(' + ') || 'none'} reused; ${changed.map((l) => `${l.group} ${mb(l.compressedBytes)} compressed`).join(', ') || 'nothing'} new`;
+    for (const [i, l] of b1.slim.layers.entries()) {
+      layerRows.push(`| ${name} | ${l.title} | ${l.files} | ${mb(l.bytes)} | ${short(l.digest)} | ${short(b2.slim.layers[i]?.digest ?? '')} | ${b2.slim.layers[i]?.digest === l.digest ? 'yes' : 'no'} |`);
+    }
+  }
+  const t = analysis.json.trace;
   rows.push(
-    `| ${name} | ${mb(a.visibleBytes)} (${a.fileCount} files) | ${mb(t.tracedBytes)} (${t.tracedFiles} files) | ${mb(t.keptBytes)} (${t.keptFiles} files) | ` +
-      `${((t.keptBytes / a.visibleBytes) * 100).toFixed(1)}% | ${t.timeline.readyMs} ms | ${seconds.toFixed(1)} s, ${(rssKb / 1024).toFixed(0)} MB |`,
+    `| ${name} | ${mb(b1.original.visibleBytes)} | ${mb(b1.original.compressedBytes)} | ${mb(t.tracedBytes)} | ${mb(b1.slim.fileBytes)} | ${mb(b1.slim.compressedBytes)} | ` +
+      `${b1.floorRatio.toFixed(3)} | ${((b1.slim.compressedBytes / b1.original.compressedBytes) * 100).toFixed(1)}% | ${b1.verification.ok ? `yes (${b1.verification.requests})` : 'NO'} | ${reuse} | ` +
+      `${analysis.seconds.toFixed(1)} s / ${build1.seconds.toFixed(1)} s, ${Math.max(analysis.rssMb, build1.rssMb).toFixed(0)} MB |`,
   );
+  for (const tag of [`slim-bench/${name}:v1-slim`, `slim-bench/${name}:v2-slim`]) await $`docker rmi ${tag}`.nothrow();
   console.error(`[results] ${name} done`);
 }
 
@@ -42,15 +67,22 @@ const text = [
   '',
   `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}) with \`node benchmarks/results.mjs\`.`,
   '',
-  '- **original**: regular-file bytes visible in the image (after whiteouts).',
+  '- **original**: regular-file bytes visible in the image; **compressed**: its layers gzip -6 (the size a registry would hold).',
   '- **traced floor**: bytes of the files the recorded run itself opened, executed, mapped or looked at: the floor of any file-level slim image.',
-  '- **kept**: the traced files plus what static analysis adds (ELF libraries, node module graph, shebangs, system files): the estimated slim image content.',
-  '- **ready under tracer**: container start to the first answer of the readiness check, with strace attached (slower than a real cold start).',
-  '- **analyze + trace**: wall time and peak memory of `slim analyze IMAGE --record FILE` (docker save, layer reading, tracing, closure).',
+  '- **slim**: the file bytes of the image `slim build` writes (traced files plus the static closure); **slim / floor** is their ratio.',
+  '- **verified**: the recording replayed against original and slim gave identical answers (requests compared).',
+  '- **v2 reuse**: building v2 (a one-line code change) after v1: which slim layers kept their digests, and what is new.',
+  '- **slim time**: wall time of `slim analyze --record` / `slim build` (docker save, reading, tracing, writing, verifying), and peak memory.',
   '',
-  '| fixture | original | traced floor | kept (estimated slim) | kept / original | ready under tracer | analyze + trace |',
-  '|---|---:|---:|---:|---:|---:|---:|',
+  '| fixture | original | original compressed | traced floor | slim | slim compressed | slim / floor | compressed slim / original | verified | v2 reuse | slim time, peak RSS |',
+  '|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|',
   ...rows,
+  '',
+  '## Slim layers, v1 and v2',
+  '',
+  '| fixture | layer | files | size | v1 digest | v2 digest | reused |',
+  '|---|---|---:|---:|---|---|---|',
+  ...layerRows,
   '',
 ];
 await fs.writeFile(out, text.join('\n'));
