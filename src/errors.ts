@@ -46,3 +46,21 @@ export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
 }
+
+const WRITE_ERRORS: Record<string, string> = {
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  ENOENT: 'the directory does not exist',
+  EISDIR: 'it is a directory',
+  ENOTDIR: 'a parent is not a directory',
+};
+
+/** A failed write (disk full, no permission) as a one-line error; other errors pass through. */
+export function writeFailure(err: unknown, what: string): unknown {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (!code || !(code in WRITE_ERRORS)) return err;
+  return new SlimError(`cannot write ${what}: ${WRITE_ERRORS[code]} (${code})`, code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR' ? ExitCode.usage : ExitCode.runtime);
+}

@@ -1,8 +1,9 @@
-import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { constants } from 'node:fs';
+import { access, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { makeTempDir, onCleanup } from '../cleanup.js';
 import { loadIntoEngine, removeIfUntagged, tagImage } from '../docker/load.js';
-import { SlimError, usageError } from '../errors.js';
+import { SlimError, usageError, writeFailure } from '../errors.js';
 import { assembleImage, writeDockerArchiveFile, writeOciLayout, type NewLayer } from '../image/image-writer.js';
 import { openLayerTar } from '../image/layer-decoder.js';
 import { gzipSize, writeLayer, type TarEntrySpec } from '../image/layer-writer.js';
@@ -67,7 +68,13 @@ export function parseOutput(text: string): BuildOutput {
 
 /** An OCI output directory must be new or empty: a failed write removes it, and must not remove a user's files. */
 async function checkOutput(output: BuildOutput): Promise<void> {
-  if (output.kind !== 'oci') return;
+  if (output.kind === 'docker-archive') {
+    const dir = dirname(output.path) || '.';
+    if (!(await access(dir, constants.W_OK).then(() => true, () => false))) {
+      throw usageError(`--output docker-archive:${output.path}: ${dir} is not a writable directory`);
+    }
+    return;
+  }
   const info = await stat(output.path).catch(() => undefined);
   if (!info) return;
   if (!info.isDirectory() || (await readdir(output.path)).length > 0) {
@@ -143,7 +150,9 @@ export async function buildSlimImage(reference: string, options: BuildOptions, l
     const layers: NewLayer[] = [];
     for (const [i, layer] of plan.layers.entries()) {
       const specs = layer.entries.map((e) => entrySpec(e, fs, epoch));
-      const written = await writeLayer(specs, join(work.path, `${i}.tar`), join(work.path, `${i}.tar.gz`));
+      const written = await writeLayer(specs, join(work.path, `${i}.tar`), join(work.path, `${i}.tar.gz`)).catch((err: unknown) => {
+        throw writeFailure(err, `the ${layer.group} layer in ${work.path}`);
+      });
       layers.push({ written, createdBy: `slim build: ${GROUP_TITLES[layer.group]}`, comment: `${layer.files} files, ${layer.bytes} bytes kept from ${image.id}` });
     }
     const assembled = assembleImage(JSON.parse(image.rawConfig.toString()) as Record<string, unknown>, layers, {
@@ -170,10 +179,14 @@ export async function buildSlimImage(reference: string, options: BuildOptions, l
     if (tag) await tagImage(slimId, tag);
     for (const output of options.outputs) {
       log(`writing ${output.kind}:${output.path}`);
-      if (output.kind === 'docker-archive') await writeDockerArchiveFile(assembled, tag ? [tag] : [], output.path);
-      else {
-        await mkdir(output.path, { recursive: true });
-        await writeOciLayout(assembled, output.path, tag ? tag.slice(tag.lastIndexOf(':') + 1) : undefined);
+      try {
+        if (output.kind === 'docker-archive') await writeDockerArchiveFile(assembled, tag ? [tag] : [], output.path);
+        else {
+          await mkdir(output.path, { recursive: true });
+          await writeOciLayout(assembled, output.path, tag ? tag.slice(tag.lastIndexOf(':') + 1) : undefined);
+        }
+      } catch (err) {
+        throw writeFailure(err, `${output.kind}:${output.path}`);
       }
     }
     if (options.profileOut) {

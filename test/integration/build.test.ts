@@ -142,5 +142,8 @@ describe('slim build and slim verify on node-express', () => {
     assert.match(badOutput.stderr, /use docker-archive:FILE or oci:DIR/);
     const badGroup = await slim(['build', NODE_EXPRESS, '--record', RECORDING, '--group', '/x=other']);
     assert.equal(badGroup.code, 2);
+    const unwritable = await slim(['build', NODE_EXPRESS, '--record', RECORDING, '--output', 'docker-archive:/nonexistent-dir/slim.tar']);
+    assert.equal(unwritable.code, 2);
+    assert.match(unwritable.stderr, /\/nonexistent-dir is not a writable directory/);
   });
 });
