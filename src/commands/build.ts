@@ -105,8 +105,9 @@ function entrySpec(entry: PlannedEntry, fs: IndexImageFs, epoch: number): TarEnt
 export function sourceDateEpoch(): number {
   const value = process.env.SOURCE_DATE_EPOCH;
   if (value === undefined || value === '') return 0;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw usageError(`SOURCE_DATE_EPOCH=${value} is not a whole number of seconds`);
+  // tar's classic mtime field (and tar-stream) ends in January 2038
+  const n = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(n) || n > 2 ** 31 - 1) throw usageError(`SOURCE_DATE_EPOCH=${value} is not a whole number of seconds before 2038`);
   return n;
 }
 

@@ -64,6 +64,8 @@ export interface FunctionRunSpec {
   recording: Recording;
   /** why the container exists, kept in a label (trace, verify-original, verify-slim, bench) */
   purpose: string;
+  /** the engine to run on (default: the user's engine); the bench runs functions on its own */
+  engine?: Docker;
   /** replaces the command entirely (the tracer wraps the original command this way) */
   wrap?: (argv: string[]) => { entrypoint: string[]; binds: string[]; capAdd: string[] };
 }
@@ -89,12 +91,13 @@ export class FunctionContainer {
     readonly container: Docker.Container,
     readonly hostPort: number,
     readonly argv: string[],
+    /** epoch ms when slim asked the engine to create the container: cold-start times count from here */
     readonly startedAt: number,
     private readonly removeNow: () => Promise<void>,
   ) {}
 
   static async start(spec: FunctionRunSpec): Promise<FunctionContainer> {
-    const engine = await requireEngine();
+    const engine = spec.engine ?? (await requireEngine());
     const info = await engine.getImage(spec.image).inspect().catch((err: { statusCode?: number }) => {
       if (err.statusCode === 404) throw inputError(`image ${spec.image} not found in the Docker engine`);
       throw err;
@@ -122,6 +125,7 @@ export class FunctionContainer {
       await engine.getContainer(name).remove({ force: true }).catch(() => undefined);
     });
     let container: Docker.Container;
+    const createdAt = Date.now();
     try {
       container = await engine.createContainer({
         name,
@@ -143,7 +147,7 @@ export class FunctionContainer {
       await removeNow();
       throw new SlimError(`cannot create a container from ${spec.image}: ${(err as Error).message}`);
     }
-    const handle = new FunctionContainer(container, reachPort, argv, Date.now(), removeNow);
+    const handle = new FunctionContainer(container, reachPort, argv, createdAt, removeNow);
     try {
       await container.start();
     } catch (err) {

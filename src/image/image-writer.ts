@@ -75,12 +75,8 @@ export async function writeDockerArchive(image: AssembledImage, repoTags: string
   for (const layer of image.layers) {
     const name = `${hex(layer.written.tar.digest)}/layer.tar`;
     layerNames.push(name);
-    await new Promise<void>((resolve, reject) => {
-      const sink = pack.entry({ name, mode: 0o644, size: layer.written.tar.size, mtime: new Date(0) }, (err) => (err ? reject(err) : resolve()));
-      const source = createReadStream(layer.written.tar.path, { highWaterMark: 1 << 20 });
-      source.on('error', reject);
-      source.pipe(sink as unknown as NodeJS.WritableStream);
-    });
+    const sink = pack.entry({ name, mode: 0o644, size: layer.written.tar.size, mtime: new Date(0) });
+    await pipeline(createReadStream(layer.written.tar.path, { highWaterMark: 1 << 20 }), sink as unknown as NodeJS.WritableStream);
   }
   add('manifest.json', Buffer.from(JSON.stringify([{ Config: configName, RepoTags: repoTags.length ? repoTags : null, Layers: layerNames }])));
   pack.finalize();

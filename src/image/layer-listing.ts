@@ -54,6 +54,10 @@ export function normalizeEntryPath(name: string): string | undefined {
   return parts.length ? parts.join('/') : undefined;
 }
 
+function paxNumber(value: string | undefined): number | undefined {
+  return value !== undefined && /^\d+$/.test(value) ? Number(value) : undefined;
+}
+
 const TYPE_MAP: Record<string, EntryType | undefined> = {
   file: 'file',
   'contiguous-file': 'file',
@@ -112,13 +116,15 @@ export async function listLayerTar(index: number, source: Readable, onBytes?: (n
     }
     const base = path.slice(path.lastIndexOf('/') + 1);
     const size = header.size ?? 0;
+    // ids too large for the octal fields come in pax records, which tar-stream leaves to us
+    const pax = header.pax as Record<string, string> | undefined;
     const record: LayerEntry = {
       path,
       type,
       size,
       mode: header.mode ?? 0,
-      uid: header.uid ?? 0,
-      gid: header.gid ?? 0,
+      uid: paxNumber(pax?.uid) ?? header.uid ?? 0,
+      gid: paxNumber(pax?.gid) ?? header.gid ?? 0,
       mtime: header.mtime ? Math.floor(header.mtime.getTime() / 1000) : 0,
     };
     if (base === OPAQUE_MARKER) {

@@ -48,6 +48,21 @@ class Digester extends Transform {
   }
 }
 
+const MAX_OCTAL_ID = 0o777777;
+const MAX_MTIME = 2 ** 31 - 1;
+
+/**
+ * Owner ids and times too large for the ustar fields (tar-stream would clamp or wrap them) go in pax
+ * records, which readers prefer; the ustar fields then hold the largest value they can.
+ */
+function timeAndIds(entry: TarEntrySpec): { mtime: Date; pax?: Record<string, string> } {
+  const pax: Record<string, string> = {};
+  if (entry.uid > MAX_OCTAL_ID || entry.gid > MAX_OCTAL_ID) Object.assign(pax, { uid: String(entry.uid), gid: String(entry.gid) });
+  if (entry.mtime > MAX_MTIME || entry.mtime < 0) pax.mtime = String(entry.mtime);
+  const mtime = new Date(Math.min(Math.max(entry.mtime, 0), MAX_MTIME) * 1000);
+  return Object.keys(pax).length ? { mtime, pax } : { mtime };
+}
+
 /** Fixed gzip settings: the same tar always compresses to the same bytes (zlib writes no name or time). */
 export function deterministicGzip() {
   return createGzip({ level: 6, memLevel: 8, windowBits: 15, strategy: zlibConstants.Z_DEFAULT_STRATEGY });
@@ -70,16 +85,12 @@ export async function writeLayer(entries: TarEntrySpec[], tarPath: string, gzipP
         gid: entry.gid,
         uname: '',
         gname: '',
-        mtime: new Date(entry.mtime * 1000),
+        ...timeAndIds(entry),
       };
       if (entry.type === 'file') {
         const size = (await stat(entry.contentFile!)).size;
-        await new Promise<void>((resolve, reject) => {
-          const sink = pack.entry({ ...header, type: 'file', size }, (err) => (err ? reject(err) : resolve()));
-          const source = createReadStream(entry.contentFile!, { highWaterMark: 1 << 20 });
-          source.on('error', reject);
-          source.pipe(sink as unknown as NodeJS.WritableStream);
-        });
+        const sink = pack.entry({ ...header, type: 'file', size });
+        await pipeline(createReadStream(entry.contentFile!, { highWaterMark: 1 << 20 }), sink as unknown as NodeJS.WritableStream);
       } else if (entry.type === 'directory') {
         pack.entry({ ...header, type: 'directory' });
       } else if (entry.type === 'symlink') {

@@ -8,7 +8,7 @@ export interface PlannedEntry {
   record: FileRecord;
   /** written as a hardlink to this path (in the same layer) */
   hardlinkTo?: string;
-  /** written as a regular file although the original is a hardlink whose target is not kept */
+  /** written as a regular file although the original is a hardlink whose target is not kept (or was replaced) */
   contentFrom?: string;
   group: LayerGroup;
   rule: string;
@@ -25,7 +25,7 @@ export interface PlannedLayer {
 
 export interface Plan {
   layers: PlannedLayer[];
-  /** every kept path with its group and rule (directories added as parents included) */
+  /** every kept path with its group and rule (the parent directories each layer adds are not listed) */
   entries: Map<string, PlannedEntry>;
   skipped: string[];
 }
@@ -36,6 +36,14 @@ function parentsOf(path: string): string[] {
   const result: string[] = [];
   for (let i = path.indexOf('/', 1); i !== -1; i = path.indexOf('/', i + 1)) result.push(path.slice(0, i));
   return result;
+}
+
+/** Bytes an entry writes: a hardlink entry's own record has size 0, its content is its target's. */
+function contentBytes(entry: PlannedEntry, index: FileIndex): number {
+  if (entry.hardlinkTo) return 0;
+  if (entry.record.type === 'file') return entry.record.size;
+  if (entry.record.type === 'hardlink' && entry.record.linkTarget !== undefined) return index.get(entry.record.linkTarget)?.size ?? 0;
+  return 0;
 }
 
 function compareBytes(a: string, b: string): number {
@@ -51,7 +59,7 @@ function compareBytes(a: string, b: string): number {
 export function planLayers(keptPaths: Iterable<string>, index: FileIndex, fs: ImageFs, grouping: GroupingOptions): Plan {
   const decide = grouper(grouping);
   const kept = new Set<string>();
-  const skipped: string[] = [];
+  const skipped = new Set<string>();
   const queue = [...keptPaths];
   while (queue.length > 0) {
     const path = queue.pop()!;
@@ -59,7 +67,7 @@ export function planLayers(keptPaths: Iterable<string>, index: FileIndex, fs: Im
     const record = index.get(path);
     if (!record) continue;
     if (!WRITABLE_TYPES.has(record.type)) {
-      skipped.push(`${path} (${record.type})`);
+      skipped.add(`${path} (${record.type})`);
       continue;
     }
     kept.add(path);
@@ -75,16 +83,27 @@ export function planLayers(keptPaths: Iterable<string>, index: FileIndex, fs: Im
     const record = index.get(path)!;
     entries.set(path, { path, record, ...decide(path, record) });
   }
+  // A hardlink made in the same layer as its target's current copy stays a hardlink; the group shares
+  // one layer, and the member first in tar order carries the content (a link must follow its target).
+  const hardlinkGroups = new Map<string, PlannedEntry[]>();
   for (const entry of entries.values()) {
     if (entry.record.type !== 'hardlink' || entry.record.linkTarget === undefined) continue;
     const target = `/${entry.record.linkTarget}`;
     const targetEntry = entries.get(target);
-    if (targetEntry && targetEntry.record.type === 'file') {
-      entry.hardlinkTo = target;
-      entry.group = targetEntry.group;
-      entry.rule = `hardlink to ${target}`;
+    if (targetEntry?.record.type === 'file' && targetEntry.record.layer === entry.record.layer) {
+      hardlinkGroups.set(target, [...(hardlinkGroups.get(target) ?? [targetEntry]), entry]);
     } else {
       entry.contentFrom = target;
+    }
+  }
+  for (const [target, members] of hardlinkGroups) {
+    const { group } = entries.get(target)!;
+    const [primary, ...links] = members.sort((a, b) => compareBytes(a.path, b.path));
+    primary!.group = group;
+    for (const link of links) {
+      link.hardlinkTo = primary!.path;
+      link.group = group;
+      link.rule = `hardlink to ${primary!.path}`;
     }
   }
 
@@ -106,8 +125,8 @@ export function planLayers(keptPaths: Iterable<string>, index: FileIndex, fs: Im
       group,
       entries: sorted,
       files: files.length,
-      bytes: files.reduce((sum, e) => sum + (e.hardlinkTo ? 0 : e.contentFrom ? (index.get(e.contentFrom)?.size ?? 0) : e.record.type === 'file' ? e.record.size : 0), 0),
+      bytes: files.reduce((sum, e) => sum + contentBytes(e, index), 0),
     });
   }
-  return { layers, entries, skipped };
+  return { layers, entries, skipped: [...skipped].sort() };
 }
