@@ -2,6 +2,9 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { runAllCleanups, takeInterrupt } from './cleanup.js';
 import { analyzeImage, renderAnalysis, type OutputFormat } from './commands/analyze.js';
+import { renderBenchMarkdown, renderBenchText } from './bench/bench-report.js';
+import { parseThreshold } from './bench/thresholds.js';
+import { benchCommand } from './commands/bench.js';
 import { buildSlimImage, parseOutput } from './commands/build.js';
 import { recordSession } from './commands/record.js';
 import { verifyCommand } from './commands/verify.js';
@@ -20,6 +23,19 @@ interface AnalyzeFlags {
   include: string[];
   exclude: string[];
   includeExe: string[];
+}
+
+interface BenchFlags {
+  record: string;
+  rounds: number;
+  bandwidth?: string;
+  registry?: string;
+  updateFrom?: string;
+  baseline?: string;
+  failIf: string[];
+  reportOut?: string;
+  json?: boolean;
+  format?: string;
 }
 
 interface BuildFlags {
@@ -160,6 +176,38 @@ function buildProgram(): Command {
         process.stdout.write(result.report);
       }
       if (!result.ok) throw new SlimError(result.slimFailure ? 'verification failed: the slim image could not be replayed' : 'verification failed: the slim image answers differently');
+    });
+
+  program
+    .command('bench')
+    .description('measure size, cold pull through a real registry, first-request latency and update bytes, before and after')
+    .argument('<images...>', 'ORIGINAL [SLIM], images in the Docker engine')
+    .requiredOption('--record <file>', 'the recording whose first request times the start')
+    .option('--rounds <n>', 'cold pulls and starts per image', positiveInt, 5)
+    .option('--bandwidth <rate>', 'shape the registry link, e.g. 200mbit (a network namespace slim creates and removes)')
+    .option('--registry <host:port>', 'use this registry instead of starting one')
+    .option('--update-from <v1[,slim-v1]>', 'previous versions: time pulling the images when these are present')
+    .option('--baseline <file>', 'an earlier --json report: show deltas against it')
+    .option('--fail-if <rule>', 'with --baseline: exit 1 when a metric grows, e.g. size>+5% or coldstart>+10% (repeatable)', collect, [])
+    .option('--report-out <file>', 'also write the JSON report to this file')
+    .option('--json', 'print JSON (same as --format json)')
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'markdown']).default('table'))
+    .action(async (images: string[], options: BenchFlags) => {
+      const report = await benchCommand(images, {
+        recordingFile: options.record,
+        rounds: options.rounds,
+        bandwidth: options.bandwidth,
+        registry: options.registry,
+        updateFrom: options.updateFrom,
+        baselineFile: options.baseline,
+        thresholds: options.failIf.map(parseThreshold),
+        reportOut: options.reportOut,
+        log: progressLog,
+      });
+      const format = formatOf(options);
+      process.stdout.write(format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : format === 'markdown' ? renderBenchMarkdown(report) : renderBenchText(report));
+      const failed = report.thresholds.filter((t) => t.failed);
+      if (failed.length) throw new SlimError(`${failed.length} --fail-if rule${failed.length > 1 ? 's' : ''} failed: ${failed.map((t) => t.threshold.text).join(', ')}`);
     });
 
   program

@@ -1,0 +1,287 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, open, readdir, readFile, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import Docker from 'dockerode';
+import { makeTempDir, onCleanup } from '../cleanup.js';
+import { environmentError, errorMessage, SlimError } from '../errors.js';
+import { fetchManifestLayers, terminate } from './registry.js';
+
+const exec = promisify(execFile);
+
+/** The containerd the main engine uses when it runs (dockerd 20.10 then picks it over a private one). */
+const SYSTEM_CONTAINERD = '/run/containerd/containerd.sock';
+
+export interface PullResult {
+  seconds: number;
+  /** compressed bytes of the layers this pull downloaded (layers already present are not counted) */
+  bytes: number;
+  /** digests (or short ids when the manifest was unavailable) of the downloaded layers */
+  downloaded: string[];
+}
+
+export interface BenchEngine {
+  socket: string;
+  /** its namespace in the system containerd it shares with the main engine (plugins use NAMESPACE-plugins) */
+  containerdNamespace: string;
+  docker: Docker;
+  storageDriver: 'overlay2' | 'vfs';
+  dataRoot: string;
+  logFile: string;
+  /** `docker pull` through this engine's API, timed */
+  pull(reference: string): Promise<PullResult>;
+  /**
+   * Removes the image, every image and container sharing a layer with it, and dangling images, then checks
+   * that none of its layers is left, so the next pull is cold.
+   */
+  removeImageCompletely(reference: string): Promise<void>;
+  /** true when any image layer is stored in this engine */
+  hasLayers(): Promise<boolean>;
+  stop(): Promise<void>;
+}
+
+async function tail(file: string, lines = 30): Promise<string> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  return text.trimEnd().split('\n').slice(-lines).join('\n');
+}
+
+function ping(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request({ socketPath, path: '/_ping', timeout: 1000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => req.destroy());
+    req.end();
+  });
+}
+
+/** Mount points at or below `dir`, deepest first (mountinfo escapes blanks as octal). */
+async function mountsUnder(dir: string): Promise<string[]> {
+  const info = await readFile('/proc/self/mountinfo', 'utf8');
+  const points = info
+    .split('\n')
+    .map((line) => line.split(' ')[4])
+    .filter((p): p is string => !!p)
+    .map((p) => p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
+    .filter((p) => p === dir || p.startsWith(`${dir}/`));
+  return [...new Set(points)].sort((a, b) => b.length - a.length);
+}
+
+/** Chain IDs of the image's layers: the names of the directories dockerd's layer store keeps them under. */
+function chainIds(diffIds: string[]): string[] {
+  const chain: string[] = [];
+  for (const diff of diffIds) {
+    const previous = chain.at(-1);
+    chain.push(previous ? `sha256:${createHash('sha256').update(`${previous} ${diff}`).digest('hex')}` : diff);
+  }
+  return chain;
+}
+
+/**
+ * dockerd 20.10 keeps pulled manifests and configs in the shared containerd, under leases in its namespace, and
+ * leaves them there when it stops; containerd deletes only an empty namespace. Best effort: ctr may be missing.
+ */
+async function removeContainerdNamespace(ns: string): Promise<void> {
+  const ctr = (...args: string[]) => exec('ctr', ['-n', ns, ...args]);
+  const list = async (kind: string) => (await ctr(kind, 'ls', '-q').catch(() => ({ stdout: '' }))).stdout.split(/\s+/).filter(Boolean);
+  for (const id of await list('containers')) {
+    await ctr('tasks', 'rm', '-f', id).catch(() => undefined);
+    await ctr('containers', 'rm', id).catch(() => undefined);
+  }
+  for (const kind of ['images', 'leases', 'content']) {
+    const ids = await list(kind);
+    if (ids.length > 0) await ctr(kind, 'rm', ...ids).catch(() => undefined);
+  }
+  await exec('ctr', ['namespaces', 'rm', ns]).catch(() => undefined);
+}
+
+/** REGISTRY/NAME:TAG or REGISTRY/NAME@DIGEST split for the registry API. */
+function splitReference(reference: string): { registry: string; name: string; ref: string } | undefined {
+  const slash = reference.indexOf('/');
+  if (slash < 0) return undefined;
+  const registry = reference.slice(0, slash);
+  const rest = reference.slice(slash + 1);
+  const at = rest.indexOf('@');
+  if (at >= 0) return { registry, name: rest.slice(0, at), ref: rest.slice(at + 1) };
+  const colon = rest.lastIndexOf(':');
+  return colon >= 0 ? { registry, name: rest.slice(0, colon), ref: rest.slice(colon + 1) } : { registry, name: rest, ref: 'latest' };
+}
+
+interface ProgressEvent {
+  id?: string;
+  status?: string;
+  error?: string;
+  progressDetail?: { current?: number; total?: number };
+}
+
+/**
+ * A throwaway second dockerd with its own data root, so pulls through it start with no layer of the image,
+ * while the user's engine and its images stay untouched. It shares the system containerd under its own namespace.
+ */
+export async function startBenchEngine(): Promise<BenchEngine> {
+  const dir = await makeTempDir('bench-engine');
+  const socket = join(dir.path, 'docker.sock');
+  if (socket.length > 100) {
+    await dir.remove();
+    throw environmentError(`temporary directory path too long for a unix socket: ${socket}`, 'point SLIM_TMPDIR at a shorter path');
+  }
+  const dataRoot = join(dir.path, 'data');
+  const logFile = join(dir.path, 'dockerd.log');
+  const namespace = `slim-bench-${process.pid}-${randomBytes(3).toString('hex')}`;
+  await mkdir(dataRoot);
+  // an empty config, so the main engine's /etc/docker/daemon.json does not also apply (and clash) here
+  await writeFile(join(dir.path, 'daemon.json'), '{}\n');
+
+  let child: ChildProcess | undefined;
+  let docker: Docker | undefined;
+  const stop = onCleanup(async () => {
+    // a container left running would outlive dockerd in the shared containerd, with its mounts under our dir
+    if (docker && child?.exitCode === null) {
+      const containers = await docker.listContainers({ all: true }).catch(() => []);
+      await Promise.all(containers.map((c) => docker!.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined)));
+    }
+    if (child) await terminate(child, 10_000);
+    for (const point of await mountsUnder(dir.path)) {
+      await exec('umount', ['-R', point]).catch(() => exec('umount', ['-l', point]).catch(() => undefined));
+    }
+    for (const ns of [namespace, `${namespace}-plugins`]) await removeContainerdNamespace(ns);
+    await dir.remove();
+  });
+
+  const start = async (driver: 'overlay2' | 'vfs'): Promise<string | undefined> => {
+    const log = await open(logFile, 'a');
+    const args = [
+      '--config-file', join(dir.path, 'daemon.json'),
+      '--data-root', dataRoot,
+      '--exec-root', join(dir.path, 'exec'),
+      '--pidfile', join(dir.path, 'docker.pid'),
+      '-H', `unix://${socket}`,
+      // without a system containerd, dockerd starts a private one under the exec root: isolated as well
+      ...(existsSync(SYSTEM_CONTAINERD) ? ['--containerd', SYSTEM_CONTAINERD] : []),
+      '--containerd-namespace', namespace,
+      '--containerd-plugins-namespace', `${namespace}-plugins`,
+      '--bridge', 'none', '--iptables=false', '--ip-forward=false', '--ip-masq=false',
+      '--insecure-registry', '198.18.0.0/15',
+      '--storage-driver', driver,
+      '--shutdown-timeout', '2',
+    ];
+    // its own process group, so Ctrl-C reaches slim, whose cleanup stops it after whatever uses it
+    const proc = spawn('dockerd', args, { stdio: ['ignore', log.fd, log.fd], detached: true });
+    child = proc;
+    proc.unref();
+    await log.close();
+    let spawnError: Error | undefined;
+    proc.once('error', (err) => (spawnError = err));
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      if (await ping(socket)) return undefined;
+      if (spawnError) {
+        const missing = (spawnError as NodeJS.ErrnoException).code === 'ENOENT';
+        await stop();
+        if (missing) throw environmentError('dockerd is not installed', 'apt-get install docker.io');
+        throw spawnError;
+      }
+      if (proc.exitCode !== null) return `exited with code ${proc.exitCode}`;
+      if (Date.now() > deadline) {
+        await terminate(proc, 10_000);
+        return 'did not answer /_ping within 30 s';
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+
+  let storageDriver: 'overlay2' | 'vfs' = 'overlay2';
+  let failure = await start(storageDriver);
+  // overlay2 cannot work on some data roots (on overlayfs itself, say): dockerd then exits naming the driver
+  if (failure?.startsWith('exited') && /overlay|graphdriver|driver not supported|backing file system/i.test(await tail(logFile, 5))) {
+    storageDriver = 'vfs';
+    failure = await start(storageDriver);
+  }
+  if (failure) {
+    const logTail = await tail(logFile);
+    await stop();
+    throw new SlimError(`the bench Docker engine ${failure}\n--- dockerd log (${logFile}) ---\n${logTail}`);
+  }
+
+  docker = new Docker({ socketPath: socket });
+  const layerDb = join(dataRoot, 'image', storageDriver, 'layerdb', 'sha256');
+  const storedLayers = () => readdir(layerDb).catch(() => [] as string[]);
+
+  const pull = async (reference: string): Promise<PullResult> => {
+    const events: ProgressEvent[] = [];
+    const began = performance.now();
+    try {
+      const stream = await docker.pull(reference);
+      await new Promise<void>((resolve, reject) =>
+        docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve()), (event: ProgressEvent) => events.push(event)),
+      );
+    } catch (err) {
+      throw new SlimError(`the bench engine cannot pull ${reference}: ${errorMessage(err)}`);
+    }
+    const seconds = (performance.now() - began) / 1000;
+    const failed = events.find((e) => e.error);
+    if (failed) throw new SlimError(`the bench engine cannot pull ${reference}: ${failed.error}`);
+
+    // progress events name layers by the first 12 hex digits of their digest
+    const fetched = new Set(events.filter((e) => e.id && e.status === 'Pulling fs layer').map((e) => e.id as string));
+    const parts = splitReference(reference);
+    const manifest = parts ? await fetchManifestLayers(parts.registry, parts.name, parts.ref).catch(() => undefined) : undefined;
+    if (manifest) {
+      const layers = manifest.filter((l) => fetched.has(l.digest.slice(7, 19)));
+      return { seconds, bytes: layers.reduce((sum, l) => sum + l.size, 0), downloaded: layers.map((l) => l.digest) };
+    }
+    const totals = new Map<string, number>();
+    for (const e of events) if (e.id && fetched.has(e.id) && e.progressDetail?.total) totals.set(e.id, e.progressDetail.total);
+    return { seconds, bytes: [...totals.values()].reduce((a, b) => a + b, 0), downloaded: [...fetched] };
+  };
+
+  const removeImageCompletely = async (reference: string): Promise<void> => {
+    const target = await docker
+      .getImage(reference)
+      .inspect()
+      .catch((err: { statusCode?: number }) => {
+        if (err.statusCode === 404) return undefined;
+        throw err;
+      });
+    if (!target) return;
+    const diffIds = new Set(target.RootFS.Layers ?? []);
+    const sharing: string[] = [];
+    for (const image of await docker.listImages({ all: true })) {
+      const layers = image.Id === target.Id ? [] : ((await docker.getImage(image.Id).inspect()).RootFS.Layers ?? []);
+      if (image.Id === target.Id || layers.some((l) => diffIds.has(l))) sharing.push(image.Id);
+    }
+    for (const c of await docker.listContainers({ all: true })) {
+      if (sharing.includes(c.ImageID)) await docker.getContainer(c.Id).remove({ force: true, v: true });
+    }
+    for (const id of sharing) {
+      await docker
+        .getImage(id)
+        .remove({ force: true })
+        .catch((err: { statusCode?: number }) => {
+          if (err.statusCode !== 404) throw err;
+        });
+    }
+    await docker.pruneImages({ filters: { dangling: { true: true } } });
+    const stored = new Set(await storedLayers());
+    const left = chainIds(target.RootFS.Layers ?? []).filter((id) => stored.has(id.replace('sha256:', '')));
+    if (left.length > 0) throw new SlimError(`the bench engine still holds ${left.length} layer(s) of ${reference} after removing it: ${left.join(', ')}`);
+  };
+
+  return {
+    socket,
+    containerdNamespace: namespace,
+    docker,
+    storageDriver,
+    dataRoot,
+    logFile,
+    pull,
+    removeImageCompletely,
+    hasLayers: async () => (await storedLayers()).length > 0,
+    stop,
+  };
+}

@@ -1,0 +1,143 @@
+import type { Recording } from '../recording/types.js';
+import { startBenchEngine, type BenchEngine } from './bench-engine.js';
+import { metricsOf, type BenchReport, type ImageBench, type Role } from './bench-report.js';
+import { timeFirstRequest } from './first-request.js';
+import { connectRegistry, startRegistry, type PushedImage, type Registry } from './registry.js';
+import { createShapedLink, type ShapedLink } from './shaped-link.js';
+import { ratio, stat } from './stats.js';
+import { checkThresholds, type Metric, type Threshold } from './thresholds.js';
+
+export interface BenchSubject {
+  role: Role;
+  reference: string;
+  /** the same function before a code change, for the update measurement */
+  updateFrom?: string;
+}
+
+export interface BenchOptions {
+  subjects: BenchSubject[];
+  recording: Recording;
+  recordingFile: string;
+  rounds: number;
+  bandwidth?: string;
+  registry?: string;
+  baseline?: { file: string; report: Pick<BenchReport, 'images'> };
+  thresholds: Threshold[];
+  log: (line: string) => void;
+}
+
+interface Samples {
+  pull: number[];
+  firstRequestCold: number[];
+  firstRequestWarm: number[];
+  coldStart: number[];
+  update: number[];
+  updateBytes: number;
+}
+
+/**
+ * Measures each image as a serverless node would meet it: a registry (on 127.0.0.1, or behind a shaped
+ * link in a network namespace), an engine of its own holding none of the image's layers, and for each
+ * round a cold pull, the first request right after it, and the first request again with the image
+ * cached. Rounds alternate the images so drift on a shared machine hits both alike.
+ */
+export async function runBench(options: BenchOptions): Promise<BenchReport> {
+  let link: ShapedLink | undefined;
+  let registry: Registry | undefined;
+  let engine: BenchEngine | undefined;
+  try {
+    if (options.bandwidth) {
+      options.log(`shaping the registry link to ${options.bandwidth}`);
+      link = await createShapedLink({ rate: options.bandwidth });
+    }
+    const reg = options.registry ? connectRegistry(options.registry) : await startRegistry(link ? { host: link.nsAddress, netns: link.netns } : {});
+    registry = reg;
+    options.log(`registry at ${reg.address}; starting a clean engine`);
+    engine = await startBenchEngine();
+
+    const pushed = new Map<Role, { image: PushedImage; previous?: PushedImage }>();
+    for (const subject of options.subjects) {
+      options.log(`pushing ${subject.reference}`);
+      const image = await reg.push(subject.reference, `slim-bench/${subject.role}`, 'current');
+      const previous = subject.updateFrom ? await reg.push(subject.updateFrom, `slim-bench/${subject.role}`, 'previous') : undefined;
+      pushed.set(subject.role, { image, previous });
+    }
+
+    const samples = new Map<Role, Samples>(options.subjects.map((s) => [s.role, { pull: [], firstRequestCold: [], firstRequestWarm: [], coldStart: [], update: [], updateBytes: 0 }]));
+    for (let round = 0; round < options.rounds; round++) {
+      const order = round % 2 === 0 ? options.subjects : [...options.subjects].reverse();
+      for (const subject of order) {
+        const { image, previous } = pushed.get(subject.role)!;
+        const s = samples.get(subject.role)!;
+        options.log(`round ${round + 1}/${options.rounds}: ${subject.role}`);
+        await engine.removeImageCompletely(image.reference);
+        const pull = await engine.pull(image.reference);
+        const cold = await timeFirstRequest(engine.docker, image.reference, options.recording, `bench-${subject.role}`);
+        const warm = await timeFirstRequest(engine.docker, image.reference, options.recording, `bench-${subject.role}`);
+        s.pull.push(pull.seconds);
+        s.firstRequestCold.push(cold);
+        s.firstRequestWarm.push(warm);
+        s.coldStart.push(pull.seconds + cold / 1000);
+        if (previous) {
+          await engine.removeImageCompletely(image.reference);
+          await engine.removeImageCompletely(previous.reference);
+          await engine.pull(previous.reference);
+          const update = await engine.pull(image.reference);
+          s.update.push(update.seconds);
+          s.updateBytes = update.bytes;
+        }
+      }
+    }
+
+    const images: Partial<Record<Role, ImageBench>> = {};
+    for (const subject of options.subjects) {
+      const s = samples.get(subject.role)!;
+      const { image } = pushed.get(subject.role)!;
+      images[subject.role] = {
+        role: subject.role,
+        reference: subject.reference,
+        layers: image.layers.length,
+        compressedBytes: image.bytes,
+        pull: stat(s.pull),
+        firstRequestCold: stat(s.firstRequestCold),
+        firstRequestWarm: stat(s.firstRequestWarm),
+        coldStart: stat(s.coldStart),
+        update: subject.updateFrom ? { from: subject.updateFrom, bytes: s.updateBytes, seconds: stat(s.update) } : null,
+      };
+    }
+    const { original, slim } = images;
+    const report: BenchReport = {
+      schemaVersion: 1,
+      rounds: options.rounds,
+      bandwidth: options.bandwidth ?? null,
+      recording: options.recordingFile,
+      images,
+      ratios: {
+        compressedBytes: ratio(slim?.compressedBytes, original?.compressedBytes),
+        pull: ratio(slim?.pull.median, original?.pull.median),
+        coldStart: ratio(slim?.coldStart.median, original?.coldStart.median),
+        firstRequestWarm: ratio(slim?.firstRequestWarm.median, original?.firstRequestWarm.median),
+        updateBytes: ratio(slim?.update?.bytes, original?.update?.bytes),
+      },
+      baseline: null,
+      thresholds: [],
+    };
+    if (options.baseline) {
+      const now = metricsOf(report);
+      const before = metricsOf(options.baseline.report);
+      const deltas: Partial<Record<Metric, number | null>> = {};
+      for (const metric of Object.keys(now) as Metric[]) {
+        const a = now[metric];
+        const b = before[metric];
+        deltas[metric] = a === null || b === null || b === 0 ? null : (a - b) / b;
+      }
+      report.baseline = { file: options.baseline.file, deltas };
+      report.thresholds = checkThresholds(options.thresholds, now, before);
+    }
+    return report;
+  } finally {
+    await engine?.stop();
+    await registry?.stop();
+    await link?.remove();
+  }
+}

@@ -1,0 +1,71 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { inputError, SlimError, usageError } from '../errors.js';
+import { loadRecording } from '../recording/parse.js';
+import { requireEngineReference } from '../trace/engine-image.js';
+import type { BenchReport } from '../bench/bench-report.js';
+import { runBench, type BenchSubject } from '../bench/run-bench.js';
+import { RATE_PATTERN } from '../bench/shaped-link.js';
+import type { Threshold } from '../bench/thresholds.js';
+
+export interface BenchCommandOptions {
+  recordingFile: string;
+  rounds: number;
+  bandwidth?: string;
+  registry?: string;
+  /** V1 of the original and, when given, of the slim image: `--update-from ORIGINAL_V1[,SLIM_V1]` */
+  updateFrom?: string;
+  baselineFile?: string;
+  thresholds: Threshold[];
+  reportOut?: string;
+  log: (line: string) => void;
+}
+
+async function loadBaseline(file: string): Promise<Pick<BenchReport, 'images'>> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw inputError(`cannot read baseline ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  try {
+    const report = JSON.parse(text) as BenchReport;
+    if (report.schemaVersion !== 1 || typeof report.images !== 'object') throw new Error('not a slim bench --json report');
+    return report;
+  } catch (err) {
+    throw inputError(`baseline ${file} is not a slim bench report: ${(err as Error).message}`);
+  }
+}
+
+/** `slim bench ORIGINAL [SLIM]`: checks the inputs before any container, registry or namespace exists. */
+export async function benchCommand(images: string[], options: BenchCommandOptions): Promise<BenchReport> {
+  if (images.length === 0 || images.length > 2) throw usageError('give ORIGINAL and SLIM, or one image');
+  if (options.bandwidth && !RATE_PATTERN.test(options.bandwidth)) throw usageError(`--bandwidth ${options.bandwidth}: use a tc rate such as 200mbit`);
+  if (options.bandwidth && options.registry) throw usageError('--bandwidth shapes the registry slim starts; it cannot be combined with --registry');
+  if (options.thresholds.length && !options.baselineFile) throw usageError('--fail-if needs --baseline FILE.json to compare with');
+  const recording = await loadRecording(options.recordingFile);
+  for (const image of images) await requireEngineReference(image);
+  const previous = options.updateFrom?.split(',').map((s) => s.trim()).filter(Boolean) ?? [];
+  const subjects: BenchSubject[] = images.map((reference, i) => ({
+    role: images.length === 2 && i === 1 ? 'slim' : 'original',
+    reference,
+    updateFrom: previous[i],
+  }));
+  const baseline = options.baselineFile ? { file: options.baselineFile, report: await loadBaseline(options.baselineFile) } : undefined;
+  const report = await runBench({
+    subjects,
+    recording,
+    recordingFile: options.recordingFile,
+    rounds: options.rounds,
+    bandwidth: options.bandwidth,
+    registry: options.registry,
+    baseline,
+    thresholds: options.thresholds,
+    log: options.log,
+  });
+  if (options.reportOut) {
+    await writeFile(options.reportOut, `${JSON.stringify(report, null, 2)}\n`).catch((err: NodeJS.ErrnoException) => {
+      throw new SlimError(`cannot write ${options.reportOut}: ${err.code ?? String(err)}`);
+    });
+  }
+  return report;
+}
