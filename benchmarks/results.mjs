@@ -3,8 +3,9 @@
 // recording uses (the floor), the slim image slim builds, and whether a code-only change (v2) reuses
 // the slim image's system and dependency layers.
 //
-//   node benchmarks/results.mjs [fixture ...]
+//   node benchmarks/results.mjs [--rounds N] [--bandwidth RATE] [fixture ...]
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { $, fs, os, path } from 'zx';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -12,7 +13,10 @@ const cli = path.join(repo, 'dist/src/cli.js');
 const out = path.join(repo, 'benchmarks/RESULTS.md');
 $.quiet = true;
 
-const wanted = process.argv.slice(2);
+const { values: flags, positionals: wanted } = parseArgs({
+  allowPositionals: true,
+  options: { rounds: { type: 'string', default: '5' }, bandwidth: { type: 'string' } },
+});
 const fixtures = (await fs.readdir(path.join(repo, 'fixtures'), { withFileTypes: true }))
   .filter((d) => d.isDirectory() && fs.existsSync(path.join(repo, 'fixtures', d.name, 'recording.json')))
   .map((d) => d.name)
@@ -34,6 +38,9 @@ async function timed(args) {
 
 const rows = [];
 const layerRows = [];
+const benchRows = [];
+const secs = (s) => `${s.median.toFixed(2)} s`;
+const ms = (s) => `${Math.round(s.median)} ms`;
 for (const name of fixtures) {
   const recording = path.join(repo, 'fixtures', name, 'recording.json');
   const v1 = `slim-fixture/${name}:v1`;
@@ -58,6 +65,19 @@ for (const name of fixtures) {
       `${b1.floorRatio.toFixed(3)} | ${((b1.slim.compressedBytes / b1.original.compressedBytes) * 100).toFixed(1)}% | ${b1.verification.ok ? `yes (${b1.verification.requests})` : 'NO'} | ${reuse} | ` +
       `${analysis.seconds.toFixed(1)} s / ${build1.seconds.toFixed(1)} s, ${Math.max(analysis.rssMb, build1.rssMb).toFixed(0)} MB |`,
   );
+  if (hasV2) {
+    const bandwidth = flags.bandwidth ? ['--bandwidth', flags.bandwidth] : [];
+    const bench = (
+      await timed(['bench', v2, `slim-bench/${name}:v2-slim`, '--record', recording, '--rounds', flags.rounds, ...bandwidth, '--update-from', `${v1},slim-bench/${name}:v1-slim`, '--json'])
+    ).json;
+    const o = bench.images.original;
+    const sl = bench.images.slim;
+    benchRows.push(
+      `| ${name} | ${secs(o.pull)} / ${secs(sl.pull)} (${bench.ratios.pull}×, bytes ${bench.ratios.compressedBytes}×) | ${ms(o.firstRequestCold)} / ${ms(sl.firstRequestCold)} | ` +
+        `${secs(o.coldStart)} / ${secs(sl.coldStart)} (${bench.ratios.coldStart}×) | ${ms(o.firstRequestWarm)} / ${ms(sl.firstRequestWarm)} (${bench.ratios.firstRequestWarm}×) | ` +
+        `${mb(o.update.bytes)} / ${mb(sl.update.bytes)} |`,
+    );
+  }
   for (const tag of [`slim-bench/${name}:v1-slim`, `slim-bench/${name}:v2-slim`]) await $`docker rmi ${tag}`.nothrow();
   console.error(`[results] ${name} done`);
 }
@@ -77,6 +97,15 @@ const text = [
   '| fixture | original | original compressed | traced floor | slim | slim compressed | slim / floor | compressed slim / original | verified | v2 reuse | slim time, peak RSS |',
   '|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|',
   ...rows,
+  '',
+  `## Cold start (\`slim bench\`, median of ${flags.rounds}, ${flags.bandwidth ? `registry behind a ${flags.bandwidth} link` : 'registry on loopback'})`,
+  '',
+  'Original / slim, each image pulled cold into an engine holding none of its layers; first request = container create to the first',
+  'successful answer of the recording\'s first request; cold start = pull + first request; update = bytes pulled for v2 when v1 is present.',
+  '',
+  '| fixture | cold pull | first request, cold | cold start | first request, warm | update bytes |',
+  '|---|---:|---:|---:|---:|---:|',
+  ...benchRows,
   '',
   '## Slim layers, v1 and v2',
   '',

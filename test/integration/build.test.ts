@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import type { BenchReport } from '../../src/bench/bench-report.js';
 import type { BuildReport } from '../../src/commands/build.js';
 import { engineOrSkip, imageId, NODE_EXPRESS, REPO, requireFixture, run, slim, tempDir } from './support.js';
 
@@ -102,6 +103,44 @@ describe('slim build and slim verify on node-express', () => {
     assert.equal(v2.slim.layers[1]!.digest, v1.slim.layers[1]!.digest, 'dependency layer reused');
     assert.notEqual(v2.slim.layers[2]!.digest, v1.slim.layers[2]!.digest, 'the app layer changed');
     assert.ok(v2.slim.layers[2]!.compressedBytes < 10_000, 'only a small app layer differs');
+  });
+
+  test('slim bench measures both images through a registry and a clean engine, with update bytes', async (t) => {
+    if (!ready) return t.skip('no engine');
+    const result = await slim(['bench', V2, TAG_V2, '--record', RECORDING, '--rounds', '1', '--update-from', `${NODE_EXPRESS},${TAG_V1}`, '--json']);
+    assert.equal(result.code, 0, result.stderr);
+    const report = JSON.parse(result.stdout) as BenchReport;
+    assert.equal(report.schemaVersion, 1);
+    assert.equal(report.rounds, 1);
+    assert.equal(report.bandwidth, null);
+    const original = report.images.original!;
+    const slimImage = report.images.slim!;
+    for (const image of [original, slimImage]) {
+      assert.ok(image.compressedBytes > 0);
+      for (const s of [image.pull, image.firstRequestCold, image.firstRequestWarm, image.coldStart]) {
+        assert.equal(s.samples.length, 1);
+        assert.ok(s.median > 0 && s.min <= s.median && s.median <= s.max);
+      }
+      assert.ok(Math.abs(image.coldStart.median - (image.pull.median + image.firstRequestCold.median / 1000)) < 1e-6, 'cold start = pull + first request');
+      assert.ok(image.update && image.update.bytes > 0 && image.update.bytes < image.compressedBytes, 'an update pulls less than the image');
+    }
+    assert.equal(original.layers, 6);
+    assert.equal(slimImage.layers, 3);
+    // the v1 → v2 change only touches the app layer, so the slim update pulls at most that layer
+    assert.ok(slimImage.update!.bytes <= v1.slim.layers.find((l) => l.group === 'app')!.compressedBytes * 1.5, `update ${slimImage.update!.bytes} bytes`);
+    assert.equal(report.ratios.compressedBytes, Math.round((slimImage.compressedBytes / original.compressedBytes) * 1000) / 1000);
+    assert.ok(report.ratios.compressedBytes! < 0.5);
+    assert.equal(await temporaryContainers(), '');
+    const { stdout: netns } = await run('ip', ['netns', 'list']);
+    assert.doesNotMatch(netns, /slim-bench/);
+
+    const baseline = join(work.path, 'baseline.json');
+    await (await import('node:fs/promises')).writeFile(baseline, result.stdout);
+    const markdown = await slim(['bench', TAG_V2, '--record', RECORDING, '--rounds', '1', '--baseline', baseline, '--fail-if', 'size>+5%', '--format', 'markdown']);
+    assert.equal(markdown.code, 0, markdown.stderr);
+    assert.match(markdown.stdout, /^### slim bench$/m);
+    assert.match(markdown.stdout, /\| compressed size \|/);
+    assert.match(markdown.stdout, /✓ size>\+5%: [+-]0\.0%/);
   });
 
   test('slim verify fails with a readable diff when two images answer differently', async (t) => {
