@@ -94,7 +94,13 @@ function summary(report: BenchReport): string {
 function thresholdLines(report: BenchReport): string[] {
   return report.thresholds.map((t) =>
     t.change === null
-      ? `✗ ${t.threshold.text}: no ${t.threshold.metric} figure in ${t.baseline === null ? 'the baseline' : 'this run'}`
+      ? `✗ ${t.threshold.text}: ${
+          t.baseline === null
+            ? `no ${t.threshold.metric} figure in the baseline`
+            : t.current === null
+              ? `no ${t.threshold.metric} figure in this run`
+              : `the baseline ${t.threshold.metric} is 0, no relative change`
+        }`
       : `${t.failed ? '✗' : '✓'} ${t.threshold.text}: ${signed(t.change)}`,
   );
 }

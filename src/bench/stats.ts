@@ -14,7 +14,7 @@ export function stat(samples: number[]): Stat {
   return { median, min: sorted[0]!, max: sorted[sorted.length - 1]!, samples };
 }
 
-/** slim / original, rounded to 3 decimals; null when either side is missing or zero. */
+/** slim / original, rounded to 3 decimals; null when either side is missing or the original is zero. */
 export function ratio(slim: number | undefined, original: number | undefined): number | null {
   if (slim === undefined || original === undefined || original === 0) return null;
   return Math.round((slim / original) * 1000) / 1000;

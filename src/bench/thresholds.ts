@@ -38,7 +38,8 @@ export function checkThresholds(thresholds: Threshold[], current: Record<Metric,
       continue;
     }
     const change = (now - before) / before;
-    results.push({ threshold, baseline: before, current: now, change, failed: change > threshold.maxIncrease });
+    // a tolerance, so that 2.00 s → 2.20 s counts as exactly +10% despite floating point
+    results.push({ threshold, baseline: before, current: now, change, failed: change > threshold.maxIncrease + 1e-9 });
   }
   return results;
 }

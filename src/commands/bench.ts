@@ -29,7 +29,13 @@ async function loadBaseline(file: string): Promise<Pick<BenchReport, 'images'>> 
   }
   try {
     const report = JSON.parse(text) as BenchReport;
-    if (report.schemaVersion !== 1 || typeof report.images !== 'object') throw new Error('not a slim bench --json report');
+    const images = report?.images as Record<string, unknown> | null | undefined;
+    if (report?.schemaVersion !== 1 || images === null || typeof images !== 'object' || Array.isArray(images)) throw new Error('not a slim bench --json report');
+    for (const [role, image] of Object.entries(images)) {
+      const i = image as Record<string, { median?: unknown } | unknown>;
+      const figures = ['pull', 'coldStart', 'firstRequestWarm'].every((k) => typeof (i?.[k] as { median?: unknown })?.median === 'number');
+      if (typeof i?.compressedBytes !== 'number' || !figures) throw new Error(`its ${role} image has no figures`);
+    }
     return report;
   } catch (err) {
     throw inputError(`baseline ${file} is not a slim bench report: ${(err as Error).message}`);
