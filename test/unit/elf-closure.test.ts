@@ -3,10 +3,8 @@ import { execFileSync } from 'node:child_process';
 import {
   copyFileSync,
   existsSync,
-  lstatSync,
   mkdirSync,
   mkdtempSync,
-  readlinkSync,
   realpathSync,
   rmSync,
   symlinkSync,
@@ -18,50 +16,8 @@ import { after, before, describe, test } from 'node:test';
 import { DirImageFs } from '../../src/closure/dir-image-fs.js';
 import { elfClosure, expandTokens, type ElfClosure } from '../../src/closure/elf-closure.js';
 import { defaultLibraryDirs, ldSoConfDirs, loaderFlavor, systemSearchDirs } from '../../src/closure/ld-config.js';
+import { mirrorHostPath } from '../helpers/host-root.js';
 
-/**
- * Copies a host path into `root` at the same place, recreating every symlink passed on the way (same
- * targets), and returns those symlinks and the real path: what a closure must keep for that path.
- */
-function mirror(hostPath: string, root: string): string[] {
-  const links: string[] = [];
-  let pending = hostPath.split('/').filter((p) => p !== '' && p !== '.');
-  let resolved: string[] = [];
-  while (pending.length > 0) {
-    const name = pending.shift()!;
-    if (name === '..') {
-      resolved.pop();
-      continue;
-    }
-    const current = `/${[...resolved, name].join('/')}`;
-    const inRoot = join(root, current);
-    const stats = lstatSync(current);
-    if (stats.isSymbolicLink()) {
-      const target = readlinkSync(current);
-      if (!lexists(inRoot)) {
-        mkdirSync(dirname(inRoot), { recursive: true });
-        symlinkSync(target, inRoot);
-      }
-      links.push(current);
-      if (target.startsWith('/')) resolved = [];
-      pending = [...target.split('/').filter((p) => p !== '' && p !== '.'), ...pending];
-      continue;
-    }
-    if (stats.isDirectory()) mkdirSync(inRoot, { recursive: true });
-    else if (!lexists(inRoot)) copyFileSync(current, inRoot);
-    resolved.push(name);
-  }
-  return [...links, `/${resolved.join('/')}`];
-}
-
-function lexists(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** `ldd` of a host file: the paths it loads (interpreter included) and the names it cannot find. */
 function ldd(path: string, env: Record<string, string> = {}): { paths: string[]; missing: string[] } {
@@ -95,7 +51,7 @@ function expectedFromLdd(root: string, hostBinary: string, env: Record<string, s
       files.add(path.slice(root.length));
       files.add(realpathSync(path).slice(root.length));
     } else {
-      for (const p of mirror(path, root)) files.add(p);
+      for (const p of mirrorHostPath(path, root)) files.add(p);
     }
   }
   return { files: [...files].sort(), missing: missing.sort() };
@@ -202,8 +158,8 @@ describe('elfClosure', () => {
     exe('exe-runpath', 'q', ['-lq', '-Wl,--enable-new-dtags', '-Wl,-rpath,$ORIGIN/lib', '-Wl,-rpath-link,.']);
 
     // the system part of the image: ls and what it loads, mirrored from this host
-    mirror('/bin/ls', root);
-    for (const path of ldd('/bin/ls').paths) mirror(path, root);
+    mirrorHostPath('/bin/ls', root);
+    for (const path of ldd('/bin/ls').paths) mirrorHostPath(path, root);
     write(root, '/etc/ld.so.conf', '# system libraries\ninclude /etc/ld.so.conf.d/*.conf\n');
     write(root, '/etc/ld.so.conf.d/foo.conf', '/opt/foo/lib   # foo\n');
     write(root, '/etc/ld.so.conf.d/libc.conf', '# libc default configuration\n/usr/local/lib\n');
