@@ -136,6 +136,14 @@ describe('readDpkgOwnership', () => {
       ['/.', '/lib', '/lib/x86_64-linux-gnu', '/lib/x86_64-linux-gnu/libc.so.6', '/lib64', '/lib64/ld-linux-x86-64.so.2', '/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2'].join('\n'),
     );
     writeIn(root, '/var/lib/dpkg/info/base-passwd.list', '/.\n/etc\n/etc/passwd\n');
+    writeIn(root, '/usr/lib/python3/dist-packages/flask/__init__.py', 'import x');
+    writeIn(root, '/usr/lib/python3/dist-packages/flask/__pycache__/__init__.cpython-311.pyc', 'bytecode');
+    writeIn(root, '/usr/lib/python3/dist-packages/flask/__pycache__/orphan.cpython-311.pyc', 'bytecode');
+    writeIn(
+      root,
+      '/var/lib/dpkg/info/python3-flask.list',
+      ['/.', '/usr/lib/python3/dist-packages/flask', '/usr/lib/python3/dist-packages/flask/__init__.py', ''].join('\n'),
+    );
     writeIn(root, '/var/lib/dpkg/info/dash.md5sums', 'abc  usr/share/doc/dash/copyright\n/etc/passwd\n');
     writeIn(root, '/var/lib/dpkg/info/dash.postinst', '#!/bin/sh\n');
     fs = new DirImageFs(root);
@@ -155,9 +163,17 @@ describe('readDpkgOwnership', () => {
     assert.equal(owners.get('/etc/passwd'), 'base-passwd', 'only .list files are read');
     assert.equal(owners.has('/bin/dash'), false, 'keyed by the path in the image');
     assert.equal(owners.has('/usr/bin/gone'), false, 'listed but missing from the image');
-    for (const directory of ['/usr', '/usr/share', '/usr/share/doc/dash', '/usr/lib/x86_64-linux-gnu']) {
-      assert.equal(owners.has(directory), false, `${directory} is a directory`);
-    }
+    // a directory goes to the first package (in list-file order) that lists it
+    assert.equal(owners.get('/usr'), 'dash');
+    assert.equal(owners.get('/usr/share/doc/dash'), 'dash');
+    assert.equal(owners.get('/usr/lib/x86_64-linux-gnu'), 'libc6');
+  });
+
+  test('bytecode a postinst compiled belongs to the package of its source', async () => {
+    const owners = await readDpkgOwnership(fs);
+    assert.equal(owners.get('/usr/lib/python3/dist-packages/flask/__init__.py'), 'python3-flask');
+    assert.equal(owners.get('/usr/lib/python3/dist-packages/flask/__pycache__/__init__.cpython-311.pyc'), 'python3-flask');
+    assert.equal(owners.has('/usr/lib/python3/dist-packages/flask/__pycache__/orphan.cpython-311.pyc'), false, 'no listed source, no owner');
   });
 
   test(

@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { readdirSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import type { BuildReport } from '../../src/commands/build.js';
+import { engineOrSkip, REPO, requireFixture, run, slim } from './support.js';
+
+// node-express is covered in depth by build.test.ts; every other fixture gets the same contract here
+const FIXTURES = readdirSync(join(REPO, 'fixtures'), { withFileTypes: true })
+  .filter((d) => d.isDirectory() && d.name !== 'node-express' && existsSync(join(REPO, 'fixtures', d.name, 'recording.json')))
+  .map((d) => d.name)
+  .sort();
+
+describe('every fixture is slimmed and verified', () => {
+  const tags: string[] = [];
+  after(async () => {
+    for (const tag of tags) await run('docker', ['rmi', tag]).catch(() => undefined);
+  });
+
+  for (const name of FIXTURES) {
+    test(`${name}: slim build verifies, stays near the traced floor, and v2 reuses the stable layers`, async (t) => {
+      if (!(await engineOrSkip(t))) return;
+      const recording = join(REPO, 'fixtures', name, 'recording.json');
+      await requireFixture(`slim-fixture/${name}:v1`);
+      const reports: BuildReport[] = [];
+      for (const version of ['v1', 'v2']) {
+        if (version === 'v2' && !existsSync(join(REPO, 'fixtures', name, 'v2'))) continue;
+        const tag = `slim-test/${name}:${version}-slim`;
+        tags.push(tag);
+        const result = await slim(['build', `slim-fixture/${name}:${version}`, '--record', recording, '--tag', tag, '--json']);
+        assert.equal(result.code, 0, result.stderr);
+        const report = JSON.parse(result.stdout) as BuildReport;
+        assert.equal(report.verification.ok, true);
+        assert.equal(report.verification.differing, 0);
+        assert.ok(report.verification.requests >= 3);
+        assert.ok(report.slim.fileBytes <= 1.1 * report.tracedFloorBytes, `${report.slim.fileBytes} <= 1.1 × ${report.tracedFloorBytes}`);
+        assert.ok(report.slim.compressedBytes < report.original.compressedBytes / 2);
+        const order = report.slim.layers.map((l) => l.group);
+        assert.deepEqual(order, ['system', 'deps', 'app'].filter((g) => order.includes(g as 'system')), 'layers are system → deps → app');
+        assert.equal(order.at(-1), 'app');
+        reports.push(report);
+      }
+      if (reports.length === 2) {
+        const [v1, v2] = reports as [BuildReport, BuildReport];
+        for (const layer of v1.slim.layers.filter((l) => l.group !== 'app')) {
+          assert.equal(v2.slim.layers.find((l) => l.group === layer.group)?.digest, layer.digest, `${layer.group} layer reused by v2`);
+        }
+        assert.notEqual(v2.slim.layers.at(-1)!.digest, v1.slim.layers.at(-1)!.digest, 'the app layer changed');
+      }
+    });
+  }
+});
