@@ -2,6 +2,7 @@ import { constants } from 'node:fs';
 import { access, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { makeTempDir, onCleanup } from '../cleanup.js';
+import { requireEngine } from '../docker/engine.js';
 import { loadIntoEngine, removeIfUntagged, tagImage } from '../docker/load.js';
 import { SlimError, usageError, writeFailure } from '../errors.js';
 import { assembleImage, writeDockerArchiveFile, writeOciLayout, type NewLayer } from '../image/image-writer.js';
@@ -177,7 +178,7 @@ export async function buildSlimImage(reference: string, options: BuildOptions, l
         );
       }
     }
-    if (tag) await tagImage(slimId, tag);
+    if (tag) await retag(slimId, tag);
     for (const output of options.outputs) {
       log(`writing ${output.kind}:${output.path}`);
       try {
@@ -240,6 +241,17 @@ export async function buildSlimImage(reference: string, options: BuildOptions, l
     await work.remove();
     await prepared.close();
   }
+}
+
+/**
+ * Points the slim tag at the new image. A previous slim build the tag pointed at (one carrying slim's
+ * label) is removed when no tag refers to it any more, so rebuilding does not pile up dangling images.
+ */
+async function retag(slimId: string, tag: string): Promise<void> {
+  const engine = await requireEngine();
+  const previous = await engine.getImage(tag).inspect().catch(() => undefined);
+  await tagImage(slimId, tag);
+  if (previous && previous.Id !== slimId && previous.Config?.Labels?.['io.slim.version']) await removeIfUntagged(previous.Id);
 }
 
 function groupsOf(plan: Plan): Array<{ path: string; group: LayerGroup; rule: string }> {
