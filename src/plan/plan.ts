@@ -54,7 +54,8 @@ function compareBytes(a: string, b: string): number {
  * Turns kept paths into layers: the keep set closed over symlink targets and hardlink groups, every
  * parent directory with its original mode and owner, each path sorted into system → deps → app. A
  * hardlink stays a hardlink when its target is kept (both in the target's layer), and becomes a regular
- * file otherwise. Empty groups make no layer.
+ * file otherwise. Empty groups make no layer, and a group holding only directories joins the most
+ * stable group that has files.
  */
 export function planLayers(keptPaths: Iterable<string>, index: FileIndex, fs: ImageFs, grouping: GroupingOptions): Plan {
   const decide = grouper(grouping);
@@ -104,6 +105,16 @@ export function planLayers(keptPaths: Iterable<string>, index: FileIndex, fs: Im
       link.hardlinkTo = primary!.path;
       link.group = group;
       link.rule = `hardlink to ${primary!.path}`;
+    }
+  }
+
+  // a group of nothing but directories (a search-path dir the run looked at) is not worth a layer:
+  // its directories join the most stable group that has files
+  const withFiles = LAYER_GROUPS.filter((g) => [...entries.values()].some((e) => e.group === g && e.record.type !== 'directory'));
+  for (const entry of entries.values()) {
+    if (withFiles.length > 0 && !withFiles.includes(entry.group)) {
+      entry.rule = `${entry.rule}; directories only, moved to the ${withFiles[0]} layer`;
+      entry.group = withFiles[0]!;
     }
   }
 

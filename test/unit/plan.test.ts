@@ -308,6 +308,16 @@ describe('planLayers: layers', () => {
     assert.equal(nothing.entries.size, 0);
   });
 
+  test('a group holding only directories makes no layer: they join the most stable group with files', async () => {
+    const index = await indexOf([file('usr/bin/python3', 10), dir('usr/local/lib/python3.11/dist-packages/'), file('srv/app/app.py', 5)]);
+    const result = plan(['/usr/bin/python3', '/usr/local/lib/python3.11/dist-packages', '/srv/app/app.py'], index);
+    assert.deepEqual(result.layers.map((l) => l.group), ['system', 'app']);
+    const moved = result.entries.get('/usr/local/lib/python3.11/dist-packages')!;
+    assert.equal(moved.group, 'system');
+    assert.match(moved.rule, /^dependency directory dist-packages; directories only, moved to the system layer$/);
+    assert.ok(paths(result.layers[0]).includes('/usr/local/lib/python3.11/dist-packages'));
+  });
+
   test('every entry carries the group and rule that decided it', async () => {
     const index = await indexOf([file('usr/lib/libssl.so', 1), file('bin/sh', 1)], [file('usr/src/app/index.js', 1), file('usr/src/app/vendor/lib.rb', 1), file('opt/x', 1), file('usr/local/y', 1)]);
     const result = plan(['/usr/lib/libssl.so', '/bin/sh', '/usr/src/app/index.js', '/usr/src/app/vendor/lib.rb', '/opt/x', '/usr/local/y'], index, {
