@@ -1,6 +1,7 @@
 import { constants } from 'node:fs';
 import { access, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { attackSurface, type AttackSurfaceChange } from '../analyze/attack-surface.js';
 import { makeTempDir, onCleanup } from '../cleanup.js';
 import { requireEngine } from '../docker/engine.js';
 import { loadIntoEngine, removeIfUntagged, tagImage } from '../docker/load.js';
@@ -13,6 +14,7 @@ import type { IndexImageFs } from '../image/rootfs.js';
 import { GROUP_TITLES, type GroupOverride, type LayerGroup } from '../plan/grouping.js';
 import { planLayers, type Plan, type PlannedEntry } from '../plan/plan.js';
 import { loadRecording } from '../recording/parse.js';
+import { checkSeccompDestination, renderSeccompProfile, seccompProfile, writeSeccompFile } from '../security/seccomp.js';
 import { requireEngineReference } from '../trace/engine-image.js';
 import { traceImage, type TraceOptions } from '../trace/trace-image.js';
 import { profileDocument } from '../trace/trace-summary.js';
@@ -29,6 +31,8 @@ export interface BuildOptions extends TraceOptions {
   groups: GroupOverride[];
   baseLayers: number;
   profileOut?: string;
+  /** write a seccomp profile of every traced syscall here; verification runs the slim image under it */
+  seccompOut?: string;
 }
 
 export interface BuildReport {
@@ -48,6 +52,10 @@ export interface BuildReport {
   /** slim uncompressed content / traced floor */
   floorRatio: number;
   verification: { verified: boolean; ok: boolean | null; requests: number; differing: number; report: string | null };
+  /** the profile --seccomp-out wrote, and how many syscalls it allows */
+  seccomp: { file: string; syscalls: number } | null;
+  /** shells, package managers, setuid/setgid binaries and executables in the original and the slim image */
+  attackSurface: AttackSurfaceChange;
   warnings: string[];
 }
 
@@ -77,7 +85,15 @@ async function checkOutput(output: BuildOutput): Promise<void> {
     return;
   }
   const info = await stat(output.path).catch(() => undefined);
-  if (!info) return;
+  if (!info) {
+    // a new directory: the nearest existing parent must take it
+    let parent = dirname(output.path);
+    while (parent !== dirname(parent) && !(await stat(parent).then((i) => i.isDirectory(), () => false))) parent = dirname(parent);
+    if (!(await access(parent, constants.W_OK).then(() => true, () => false))) {
+      throw usageError(`--output oci:${output.path}: ${parent} is not a writable directory`);
+    }
+    return;
+  }
   if (!info.isDirectory() || (await readdir(output.path)).length > 0) {
     throw usageError(`--output oci:${output.path}: the directory exists and is not empty`, 'name a new or empty directory');
   }
@@ -123,6 +139,7 @@ export async function buildSlimImage(reference: string, options: BuildOptions, l
   const recording = await loadRecording(options.recordingFile);
   await requireEngineReference(reference);
   for (const output of options.outputs) await checkOutput(output);
+  if (options.seccompOut !== undefined) await checkSeccompDestination(options.seccompOut);
   const tag = options.tag ?? (options.outputs.length === 0 ? defaultSlimTag(reference) : undefined);
   if (options.outputs.length === 0 && !tag) throw usageError(`${reference} has no name to derive the slim tag from`, 'give --tag NAME:TAG');
   const epoch = sourceDateEpoch();
@@ -140,7 +157,8 @@ export async function buildSlimImage(reference: string, options: BuildOptions, l
     const fs = prepared.fs!;
     if (tag && (image.repoTags.includes(tag) || tag === reference)) throw usageError(`--tag ${tag} names the original image; slim never retags it`);
     log('tracing a run of the recording');
-    const traced = await traceImage(image, index, fs, recording, options);
+    const traced = await traceImage(image, index, fs, recording, { ...options, allSyscalls: options.seccompOut !== undefined });
+    const seccomp = options.seccompOut === undefined ? undefined : seccompProfile(Object.keys(traced.profile.syscalls));
     const plan: Plan = planLayers(traced.closure.keep.paths(), index, fs, {
       owners: traced.owners,
       workingDir: image.config.config?.WorkingDir || '/',
@@ -165,10 +183,12 @@ export async function buildSlimImage(reference: string, options: BuildOptions, l
     log('loading the slim image into the engine');
     slimId = await loadIntoEngine(assembled, []);
     const compressing = originalCompressedBytes(prepared);
+    // awaited below; a failure before that (a failed output write) must not leave it unhandled
+    compressing.catch(() => undefined);
     let verification: VerifyResult | undefined;
     if (options.verify) {
       log('verifying: replaying the recording against the original and the slim image');
-      verification = await verifyImages(image.id, slimId, recording);
+      verification = await verifyImages(image.id, slimId, recording, { slimSeccomp: seccomp && JSON.stringify(seccomp.profile) });
       if (!verification.ok) {
         const removed = await removeIfUntagged(slimId);
         await compressing.catch(() => undefined);
@@ -191,6 +211,7 @@ export async function buildSlimImage(reference: string, options: BuildOptions, l
         throw writeFailure(err, `${output.kind}:${output.path}`);
       }
     }
+    if (seccomp && options.seccompOut !== undefined) await writeSeccompFile(options.seccompOut, renderSeccompProfile(seccomp.profile));
     if (options.profileOut) {
       const document = { ...profileDocument(traced, index, { reference: image.reference, id: image.id }, options.recordingFile), groups: groupsOf(plan) };
       await writeFile(options.profileOut, `${JSON.stringify(document, null, 2)}\n`).catch((err: NodeJS.ErrnoException) => {
@@ -234,7 +255,12 @@ export async function buildSlimImage(reference: string, options: BuildOptions, l
       verification: verification
         ? { verified: true, ok: verification.ok, requests: verification.requests.length, differing: verification.requests.filter((r) => r.differences.length).length, report: verification.report }
         : { verified: false, ok: null, requests: 0, differing: 0, report: null },
-      warnings: [...traced.closure.warnings, ...plan.skipped.map((s) => `not written: ${s}`)],
+      seccomp: seccomp && options.seccompOut !== undefined ? { file: options.seccompOut, syscalls: seccomp.names.length } : null,
+      attackSurface: {
+        original: attackSurface(index.records()),
+        slim: attackSurface([...plan.entries.values()].map((e) => ({ path: e.path, type: e.hardlinkTo ? 'hardlink' : e.record.type, mode: e.record.mode }))),
+      },
+      warnings: [...traced.closure.warnings, ...plan.skipped.map((s) => `not written: ${s}`), ...(seccomp?.warnings ?? [])],
     };
   } finally {
     await removeUntaggedSlim();

@@ -1,4 +1,5 @@
 import prettyBytes from 'pretty-bytes';
+import { attackSurfaceRows } from '../analyze/attack-surface.js';
 import type { BuildReport } from '../commands/build.js';
 import { shortDigest } from '../image/layer-decoder.js';
 import { markdownTable, textTable, type Column } from './text-table.js';
@@ -26,6 +27,8 @@ const LAYER_COLUMNS: Column[] = [
   { header: 'digest' },
 ];
 
+const SURFACE_COLUMNS: Column[] = [{ header: '' }, { header: 'original', align: 'right' }, { header: 'slim', align: 'right' }, { header: 'left in slim' }];
+
 function layerRows(r: BuildReport): string[][] {
   return r.slim.layers.map((l, i) => [String(i), l.title, String(l.files), bytes(l.bytes), bytes(l.compressedBytes), shortDigest(l.diffId), shortDigest(l.digest)]);
 }
@@ -43,12 +46,16 @@ export function renderBuildText(r: BuildReport): string {
   const out = [
     `slim image ${shortDigest(r.slim.id)} ${where(r)}`,
     verificationLine(r),
+    ...(r.seccomp ? [`seccomp profile ${r.seccomp.file}: ${r.seccomp.syscalls} syscalls allowed${r.verification.verified ? ', the slim image verified under it' : ''}`] : []),
     `traced floor ${bytes(r.tracedFloorBytes)}; the slim image holds ${(r.floorRatio).toFixed(3)} × the floor`,
     '',
     textTable(SIZE_COLUMNS, sizeRows(r)),
     '',
     'Layers (most stable first)',
     textTable(LAYER_COLUMNS, layerRows(r)),
+    '',
+    'Attack surface',
+    textTable(SURFACE_COLUMNS, attackSurfaceRows(r.attackSurface)),
   ];
   if (r.warnings.length) out.push('', 'Warnings', ...r.warnings.map((w) => `  ${w}`));
   return `${out.join('\n')}\n`;
@@ -59,12 +66,19 @@ export function renderBuildMarkdown(r: BuildReport): string {
     `### slim build: \`${r.original.reference}\` → ${r.slim.tag ? `\`${r.slim.tag}\`` : shortDigest(r.slim.id)}`,
     '',
     `**${bytes(r.original.compressedBytes)} → ${bytes(r.slim.compressedBytes)}** compressed (${ratio(r.slim.compressedBytes, r.original.compressedBytes)}) · ${verificationLine(r)} · traced floor ${bytes(r.tracedFloorBytes)}`,
+    ...(r.seccomp ? ['', `seccomp profile \`${r.seccomp.file}\`: ${r.seccomp.syscalls} syscalls allowed${r.verification.verified ? ', the slim image verified under it' : ''}`] : []),
     '',
     markdownTable(SIZE_COLUMNS, sizeRows(r)),
     '',
     '<details><summary>Layers (most stable first)</summary>',
     '',
     markdownTable(LAYER_COLUMNS, layerRows(r)),
+    '',
+    '</details>',
+    '',
+    '<details><summary>Attack surface</summary>',
+    '',
+    markdownTable(SURFACE_COLUMNS, attackSurfaceRows(r.attackSurface)),
     '',
     '</details>',
   ];

@@ -30,6 +30,18 @@ export const TRACED_SYSCALLS = [
 ].join(',');
 
 /**
+ * With a seccomp profile asked for, every syscall is traced: the profile allows exactly what the run
+ * made. ptrace stops the tracee on every syscall anyway (strace's filter only hides lines), so the cost
+ * is the size of the trace; the file-access parsing ignores the syscalls it has no rule for.
+ */
+export const ALL_SYSCALLS = 'all';
+
+export interface SensorOptions {
+  /** trace every syscall, not only TRACED_SYSCALLS (for `--seccomp-out`) */
+  allSyscalls?: boolean;
+}
+
+/**
  * The host's strace and what it needs to run inside any x86-64 container: its shared libraries and
  * ELF interpreter, mounted read-only, so the image is traced without being changed or needing a libc.
  */
@@ -115,9 +127,9 @@ export function sensorBinds(sensor: Sensor, outputDir: string): string[] {
  * an installed handler: `-I 2` installs one, so `docker stop`'s SIGTERM makes strace flush the trace,
  * detach and exit at once (ending the container) instead of waiting for the SIGKILL.
  */
-export function sensorCommand(sensor: Sensor, argv: string[]): string[] {
+export function sensorCommand(sensor: Sensor, argv: string[], options: SensorOptions = {}): string[] {
   const strace = sensor.interpreter
     ? [`${SENSOR_DIR}/ld.so`, '--library-path', `${SENSOR_DIR}/lib`, `${SENSOR_DIR}/strace`]
     : [`${SENSOR_DIR}/strace`];
-  return [...strace, '-f', '-ttt', '-qq', '-y', '-I', '2', '-s', '256', '-e', `trace=${TRACED_SYSCALLS}`, '-o', `${SENSOR_OUT}/${TRACE_FILE}`, '--', ...argv];
+  return [...strace, '-f', '-ttt', '-qq', '-y', '-I', '2', '-s', '256', '-e', `trace=${options.allSyscalls ? ALL_SYSCALLS : TRACED_SYSCALLS}`, '-o', `${SENSOR_OUT}/${TRACE_FILE}`, '--', ...argv];
 }

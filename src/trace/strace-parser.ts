@@ -1,7 +1,8 @@
 /**
  * Parser for the output of `strace -f -ttt -qq -y -s 256 -o FILE`: one line per syscall,
  * `PID EPOCH.MICROS name(args) = result`, with `<unfinished ...>` / `<... name resumed>` halves when
- * pids interleave, `--- SIGxxx {...} ---` signal lines and `+++ exited with N +++` / `+++ killed by SIGxxx +++`.
+ * pids interleave (`<detached ...>` ends one still in progress when strace detaches), `--- SIGxxx {...} ---`
+ * signal lines and `+++ exited with N +++` / `+++ killed by SIGxxx +++`.
  */
 
 export interface SyscallResult {
@@ -64,6 +65,8 @@ export function newParseStats(): ParseStats {
 }
 
 const UNFINISHED = ' <unfinished ...>';
+/** how strace ends the line of a syscall still in progress when it detaches (on `docker stop`, see `-I 2`) */
+const DETACHED = ' <detached ...>';
 const HEADER = /^(?:(\d+)\s+)?(?:(\d+(?:\.\d+)?)\s+)?(?=\S)/;
 const CALL = /^([A-Za-z_][A-Za-z0-9_]*)\(/;
 const RESUMED = /^<\.\.\. ([A-Za-z_][A-Za-z0-9_]*) resumed>/;
@@ -104,8 +107,9 @@ export function parseStraceLine(line: string): StraceLine | undefined {
   if (!call) return undefined;
   const name = call[1]!;
   const open = call[0].length;
-  if (body.endsWith(UNFINISHED)) {
-    const rawArgs = body.slice(open, body.length - UNFINISHED.length);
+  const cut = body.endsWith(UNFINISHED) ? UNFINISHED : body.endsWith(DETACHED) ? DETACHED : undefined;
+  if (cut !== undefined) {
+    const rawArgs = body.slice(open, body.length - cut.length);
     return { ...base, type: 'syscall', name, part: 'unfinished', rawArgs, args: splitArgs(rawArgs) };
   }
   const close = scan(body, open).end;
@@ -204,6 +208,17 @@ export function parseStrace(input: string | Iterable<string>, stats: ParseStats 
   }
   stats.incomplete += pending.size;
   return events;
+}
+
+/**
+ * The name of every syscall in the events, sorted: failed ones, unfinished ones whose end never came,
+ * resumed halves whose start is missing, and any name strace printed (`syscall_0x1c3` for a number it
+ * does not know).
+ */
+export function syscallNames(events: Iterable<SyscallEvent>): string[] {
+  const names = new Set<string>();
+  for (const event of events) if (event.type === 'syscall') names.add(event.name);
+  return [...names].sort();
 }
 
 function toEvent(line: StraceLine): SyscallEvent {

@@ -17,6 +17,8 @@ export interface TraceOptions {
   include?: string[];
   exclude?: string[];
   includeExe?: string[];
+  /** trace every syscall the function makes (for a seccomp profile), not only the file and process ones */
+  allSyscalls?: boolean;
 }
 
 /** Milliseconds from the container's start to each step of a cold start, as the trace saw them. */
@@ -43,6 +45,17 @@ function msSince(start: number, epochSeconds: number | undefined): number | null
   return epochSeconds === undefined ? null : Math.round(epochSeconds * 1000 - start);
 }
 
+/** The tracer runs the image on this linux/amd64 host: another platform fails before any container is made. */
+export function requireAmd64(image: Image): void {
+  const { os, architecture, variant } = image.config;
+  if ((os === undefined || os === 'linux') && (architecture === undefined || architecture === 'amd64')) return;
+  const platform = [os ?? 'linux', architecture ?? 'amd64', variant].filter(Boolean).join('/');
+  throw inputError(
+    `image ${image.reference} is ${platform}, and tracing runs it: it needs linux/amd64`,
+    'use the linux/amd64 variant of the image (slim analyze without --record reads any platform)',
+  );
+}
+
 /**
  * Runs the image's function under the tracer with the recording, and works out what it needs: the
  * Profile of what it touched, the keep set with the static closure, and how much of the image that is.
@@ -55,6 +68,7 @@ export async function traceImage(
   options: TraceOptions = {},
 ): Promise<ImageTrace> {
   await requireEngineReference(image.reference);
+  requireAmd64(image);
   const config = image.config.config ?? {};
   const env = config.Env ?? [];
   const workingDir = config.WorkingDir || '/';
@@ -64,7 +78,7 @@ export async function traceImage(
   if (!findExecutable(fs, argv[0]!, env, workingDir)) {
     throw inputError(`the entrypoint ${argv[0]} is not in image ${image.reference} (or is not executable)`, `the command is ${JSON.stringify(argv)}`);
   }
-  const run = await traceFunction(image.id, recording);
+  const run = await traceFunction(image.id, recording, { allSyscalls: options.allSyscalls });
   const profile = buildProfile(parseStrace(run.traceText), { initialCwd: workingDir });
   const execs = [...profile.processes.values()].flatMap((p) => p.execs);
   const closure = await computeKeepSet({

@@ -5,7 +5,7 @@ import { FunctionContainer } from '../docker/function-container.js';
 import { SlimError } from '../errors.js';
 import { replay, type ReplayedRequest } from '../recording/replay.js';
 import type { Recording } from '../recording/types.js';
-import { findSensor, sensorBinds, sensorCommand, TRACE_FILE } from './sensor.js';
+import { findSensor, sensorBinds, sensorCommand, TRACE_FILE, type SensorOptions } from './sensor.js';
 
 export interface TraceRun {
   /** strace's output, one syscall per line */
@@ -24,7 +24,7 @@ export interface TraceRun {
  * recording, stops it, and returns the raw trace. The container and the trace directory are removed
  * whatever happens.
  */
-export async function traceFunction(image: string, recording: Recording): Promise<TraceRun> {
+export async function traceFunction(image: string, recording: Recording, options: SensorOptions = {}): Promise<TraceRun> {
   const sensor = await findSensor();
   const out = await makeTempDir('trace');
   // the traced process keeps the image's USER, which must be able to write the trace
@@ -35,7 +35,7 @@ export async function traceFunction(image: string, recording: Recording): Promis
       image,
       recording,
       purpose: 'trace',
-      wrap: (argv) => ({ entrypoint: sensorCommand(sensor, argv), binds: sensorBinds(sensor, out.path), capAdd: ['SYS_PTRACE'] }),
+      wrap: (argv) => ({ entrypoint: sensorCommand(sensor, argv, options), binds: sensorBinds(sensor, out.path), capAdd: ['SYS_PTRACE'] }),
     });
     const containerStartedAt = container.startedAt;
     await container.waitReady(recording.readiness);

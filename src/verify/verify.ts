@@ -12,8 +12,13 @@ export interface VerifyResult {
   report: string;
 }
 
-async function runAgainst(image: string, recording: Recording, purpose: string, checkStatus: boolean): Promise<ReplayedRequest[]> {
-  const container = await FunctionContainer.start({ image, recording, purpose });
+export interface VerifyOptions {
+  /** run the slim image (only it) under this seccomp profile, given as its JSON text */
+  slimSeccomp?: string;
+}
+
+async function runAgainst(image: string, recording: Recording, purpose: string, checkStatus: boolean, seccompProfile?: string): Promise<ReplayedRequest[]> {
+  const container = await FunctionContainer.start({ image, recording, purpose, seccompProfile });
   try {
     await container.waitReady(recording.readiness);
     try {
@@ -32,10 +37,10 @@ async function runAgainst(image: string, recording: Recording, purpose: string, 
  * on its own port, and compares every response. The original must behave as the recording expects
  * (else the recording is wrong, an error); the slim image must answer exactly as the original did.
  */
-export async function verifyImages(original: string, slim: string, recording: Recording): Promise<VerifyResult> {
+export async function verifyImages(original: string, slim: string, recording: Recording, options: VerifyOptions = {}): Promise<VerifyResult> {
   const [originalRun, slimRun] = await Promise.allSettled([
     runAgainst(original, recording, 'verify-original', true),
-    runAgainst(slim, recording, 'verify-slim', false),
+    runAgainst(slim, recording, 'verify-slim', false, options.slimSeccomp),
   ]);
   if (originalRun.status === 'rejected') throw originalRun.reason;
   const originals = originalRun.value;
@@ -45,7 +50,7 @@ export async function verifyImages(original: string, slim: string, recording: Re
       ok: false,
       requests: originals.map((o) => ({ request: o.request, differences: [], originalMs: o.response.elapsedMs, slimMs: null })),
       slimFailure: reason,
-      report: `✗ the slim image ${slim} could not be verified: ${reason}\n`,
+      report: `✗ the slim image ${slim} could not be verified${options.slimSeccomp === undefined ? '' : ' under the seccomp profile'}: ${reason}\n`,
     };
   }
   const requests = originals.map((o, i) => {
@@ -53,5 +58,6 @@ export async function verifyImages(original: string, slim: string, recording: Re
     return { request: o.request, differences: compareResponses(o.request, o.response, s.response), originalMs: o.response.elapsedMs, slimMs: s.response.elapsedMs };
   });
   const ok = requests.every((r) => r.differences.length === 0);
-  return { ok, requests, report: renderDifferences(requests) };
+  const under = options.slimSeccomp !== undefined && !ok ? '(the slim image ran under the seccomp profile: a denied syscall fails with EPERM)\n' : '';
+  return { ok, requests, report: renderDifferences(requests) + under };
 }

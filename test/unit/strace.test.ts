@@ -185,6 +185,17 @@ describe('parseStraceLine', () => {
     assert.deepEqual(killed?.result, { raw: '?' });
   });
 
+  test('a syscall in progress when strace detached is an unfinished half', () => {
+    const line = parseStraceLine('9 1795734549.168796 epoll_wait(13<anon_inode:[eventpoll]>,  <detached ...>');
+    assert.equal(line?.part, 'unfinished');
+    assert.equal(line?.name, 'epoll_wait');
+    assert.equal(line?.rawArgs, '13<anon_inode:[eventpoll]>, ');
+    const stats = newParseStats();
+    const events = parseStrace(['9 1.0 close(3) = 0', '9 1.1 epoll_wait(13<anon_inode:[eventpoll]>,  <detached ...>'], stats);
+    assert.deepEqual(events.map((e) => [e.name, e.incomplete ?? false]), [['close', false], ['epoll_wait', true]]);
+    assert.deepEqual(stats, { lines: 2, blank: 0, garbage: 0, orphanResumed: 0, incomplete: 1 });
+  });
+
   test('signal and exit lines', () => {
     const signal = parseStraceLine('24680 1795707187.277734 --- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=24681, si_status=0} ---');
     assert.equal(signal?.type, 'signal');
