@@ -7,3 +7,4 @@ bash scripts/setup.sh
 npm run --silent build
 node fixtures/build.mjs
 node --test --test-concurrency=1 dist/test/unit/ dist/test/integration/
+bash scripts/check-leftovers.sh

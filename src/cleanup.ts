@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { environmentError } from './errors.js';
@@ -38,12 +38,45 @@ export interface TempDir {
   remove(): Promise<void>;
 }
 
+function tempBase(): string {
+  return process.env.SLIM_TMPDIR ?? tmpdir();
+}
+
+/** True while a process with this ID exists (on this host). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Temporary directories carry their owner's process ID, so a later run can remove those of a killed one. */
+const TEMP_DIR_NAME = /^slim-[a-z-]+-pid(\d+)-[A-Za-z0-9]{6}$/;
+
+/** Removes the temporary directories of slim processes that no longer run (killed with SIGKILL, power loss). */
+export async function sweepOrphanTempDirs(): Promise<number> {
+  const base = tempBase();
+  const names = await readdir(base).catch(() => [] as string[]);
+  let removed = 0;
+  for (const name of names) {
+    const pid = Number(TEMP_DIR_NAME.exec(name)?.[1]);
+    if (!pid || pid === process.pid || processAlive(pid)) continue;
+    await rm(join(base, name), { recursive: true, force: true }).then(
+      () => (removed += 1),
+      () => undefined,
+    );
+  }
+  return removed;
+}
+
 /** A temporary directory that is removed by `remove()` or, at the latest, by `runAllCleanups()`. */
 export async function makeTempDir(purpose: string): Promise<TempDir> {
-  const base = process.env.SLIM_TMPDIR ?? tmpdir();
+  const base = tempBase();
   let path: string;
   try {
-    path = await mkdtemp(join(base, `slim-${purpose}-`));
+    path = await mkdtemp(join(base, `slim-${purpose}-pid${process.pid}-`));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? String(err);
     throw environmentError(`cannot create a temporary directory in ${base} (${code})`, 'point SLIM_TMPDIR at a writable directory');

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { runAllCleanups, takeInterrupt } from './cleanup.js';
+import { runAllCleanups, sweepOrphanTempDirs, takeInterrupt } from './cleanup.js';
 import { analyzeImage, renderAnalysis, type OutputFormat } from './commands/analyze.js';
 import { renderBenchMarkdown, renderBenchText } from './bench/bench-report.js';
 import { parseThreshold } from './bench/thresholds.js';
@@ -49,13 +49,16 @@ interface BuildFlags {
   exclude: string[];
   includeExe: string[];
   profileOut?: string;
+  seccompOut?: string;
   json?: boolean;
   format?: string;
 }
 
-/** Step lines on stderr when it is a terminal; quiet in CI logs and pipes. */
+let verbose = false;
+
+/** Step lines on stderr when it is a terminal (or with --verbose); quiet in CI logs and pipes. */
 function progressLog(line: string): void {
-  if (process.stderr.isTTY && !process.env.CI) process.stderr.write(`slim: ${line}\n`);
+  if (verbose || (process.stderr.isTTY && !process.env.CI)) process.stderr.write(`slim: ${line}\n`);
 }
 
 interface RecordFlags {
@@ -93,6 +96,10 @@ function buildProgram(): Command {
     .description('Make container images start fast on serverless platforms.')
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)')
+    .option('-v, --verbose', 'print each step on stderr even when it is not a terminal')
+    .hook('preAction', (command) => {
+      verbose = Boolean(command.opts().verbose);
+    })
     .exitOverride();
 
   program
@@ -132,6 +139,7 @@ function buildProgram(): Command {
     .option('--exclude <glob>', 'drop paths matching this glob (repeatable)', collect, [])
     .option('--include-exe <name>', 'keep this program (found on the image PATH) and what it needs (repeatable)', collect, [])
     .option('--profile-out <file>', 'write every kept path, why, and its layer group to this JSON file')
+    .option('--seccomp-out <file>', 'trace every syscall and write a Docker seccomp profile allowing them; verification runs the slim image under it')
     .option('--json', 'print JSON (same as --format json)')
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'markdown']).default('table'))
     .action(async (image: string, options: BuildFlags) => {
@@ -153,6 +161,7 @@ function buildProgram(): Command {
           exclude: options.exclude,
           includeExe: options.includeExe,
           profileOut: options.profileOut,
+          seccompOut: options.seccompOut,
         },
         progressLog,
       );
@@ -166,9 +175,10 @@ function buildProgram(): Command {
     .argument('<original>', 'the original image in the Docker engine')
     .argument('<slim>', 'the slim image in the Docker engine')
     .requiredOption('--record <file>', 'the recording to replay')
+    .option('--seccomp <file>', 'run the slim image (only it) under this Docker seccomp profile')
     .option('--json', 'print JSON')
-    .action(async (original: string, slimImage: string, options: { record: string; json?: boolean }) => {
-      const result = await verifyCommand(original, slimImage, options.record);
+    .action(async (original: string, slimImage: string, options: { record: string; seccomp?: string; json?: boolean }) => {
+      const result = await verifyCommand(original, slimImage, options.record, { seccompFile: options.seccomp });
       if (options.json) {
         const requests = result.requests.map((r) => ({ name: r.request.name, differences: r.differences, originalMs: r.originalMs, slimMs: r.slimMs }));
         process.stdout.write(`${JSON.stringify({ ok: result.ok, slimFailure: result.slimFailure ?? null, requests }, null, 2)}\n`);
@@ -252,24 +262,33 @@ function report(err: unknown): number {
 }
 
 async function main(argv: string[]): Promise<number> {
-  let interrupted = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (!interrupted && takeInterrupt()) return;
-    if (interrupted) return;
-    interrupted = true;
-    process.stderr.write(`\nslim: ${signal}: cleaning up\n`);
+  let stopping = false;
+  /** Cleans up and exits at once: on a signal, or when the reader of our output went away. */
+  const stop = (exitCode: number, message?: string) => {
+    if (stopping) return;
+    stopping = true;
+    if (message) process.stderr.write(message);
     void runAllCleanups()
       .then((failures) => {
         for (const failure of failures) process.stderr.write(`slim: cleanup failed: ${failure}\n`);
       })
-      .finally(() => process.exit(ExitCode.interrupted));
+      .finally(() => process.exit(exitCode));
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (!stopping && takeInterrupt()) return;
+    stop(ExitCode.interrupted, `\nslim: ${signal}: cleaning up\n`);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
+  // A parent that died (or `| head`) closes our pipes: that must not skip the cleanup. Errors on stderr
+  // have nowhere to go and are dropped; a closed stdout ends the run.
+  process.stderr.on('error', () => undefined);
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(0);
+    stop(err.code === 'EPIPE' ? ExitCode.ok : ExitCode.runtime);
   });
   try {
+    await sweepOrphanTempDirs();
     await buildProgram().parseAsync(argv);
     return ExitCode.ok;
   } catch (err) {

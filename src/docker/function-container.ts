@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import { hostname } from 'node:os';
 import type Docker from 'dockerode';
-import { onCleanup } from '../cleanup.js';
+import { onCleanup, processAlive } from '../cleanup.js';
 import { inputError, SlimError } from '../errors.js';
 import { sendHttp } from '../recording/http-client.js';
 import type { Readiness, Recording } from '../recording/types.js';
@@ -11,15 +11,6 @@ export const TEMPORARY_LABEL = 'slim.temporary';
 const OWNER_PID_LABEL = 'slim.pid';
 const OWNER_HOST_LABEL = 'slim.host';
 let containerCounter = 0;
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Removes temporary containers left by slim processes on this host that no longer exist (killed
@@ -68,6 +59,8 @@ export interface FunctionRunSpec {
   engine?: Docker;
   /** replaces the command entirely (the tracer wraps the original command this way) */
   wrap?: (argv: string[]) => { entrypoint: string[]; binds: string[]; capAdd: string[] };
+  /** a seccomp profile's JSON text (through the Engine API `seccomp=` takes the profile itself, not a path) */
+  seccompProfile?: string;
 }
 
 export interface ImageCommand {
@@ -140,6 +133,7 @@ export class FunctionContainer {
           PortBindings: bridge ? { [`${spec.recording.port}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: String(hostPort) }] } : undefined,
           Binds: wrapped?.binds,
           CapAdd: wrapped?.capAdd,
+          SecurityOpt: spec.seccompProfile === undefined ? undefined : [`seccomp=${spec.seccompProfile}`],
           AutoRemove: false,
         },
       });

@@ -1,4 +1,5 @@
 import { PassThrough } from 'node:stream';
+import { onCleanup } from '../cleanup.js';
 import { SlimError } from '../errors.js';
 import type { AssembledImage } from '../image/image-writer.js';
 import { writeDockerArchive } from '../image/image-writer.js';
@@ -20,16 +21,31 @@ function readAll(stream: NodeJS.ReadableStream): Promise<string> {
 export async function loadIntoEngine(image: AssembledImage, repoTags: string[]): Promise<string> {
   const engine = await requireEngine();
   const archive = new PassThrough({ highWaterMark: 1 << 20 });
+  let loading: Promise<unknown> = Promise.resolve();
+  let finished = false;
+  // Ctrl-C mid-load: cut the upload short, let the engine settle, and remove what it may have loaded
+  const abandon = onCleanup(async () => {
+    if (finished) return;
+    archive.destroy();
+    await Promise.race([loading.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 30_000).unref())]);
+    await removeIfUntagged(image.configDigest);
+  });
   const writing = writeDockerArchive(image, repoTags, archive);
   let response: NodeJS.ReadableStream;
   try {
-    response = (await engine.loadImage(archive, { quiet: true })) as NodeJS.ReadableStream;
+    const request = engine.loadImage(archive, { quiet: true }) as Promise<NodeJS.ReadableStream>;
+    loading = request;
+    response = await request;
   } catch (err) {
     archive.destroy();
     await writing.catch(() => undefined);
     throw new SlimError(`docker load failed: ${(err as Error).message}`);
   }
-  const [text] = await Promise.all([readAll(response), writing]);
+  const reading = Promise.all([readAll(response), writing]);
+  loading = reading;
+  const [text] = await reading;
+  finished = true;
+  await abandon();
   for (const line of text.split('\n')) {
     if (!line.trim()) continue;
     const message = JSON.parse(line) as { error?: string; errorDetail?: { message?: string } };

@@ -68,6 +68,8 @@ function hex(digest: string): string {
 export async function writeDockerArchive(image: AssembledImage, repoTags: string[], destination: NodeJS.WritableStream): Promise<void> {
   const pack = tar.pack();
   const done = pipeline(pack as unknown as NodeJS.ReadableStream, destination);
+  // awaited below; a destination that closes early (docker load cut short) must not be unhandled meanwhile
+  done.catch(() => undefined);
   const add = (name: string, data: Buffer) => pack.entry({ name, mode: 0o644, mtime: new Date(0) }, data);
   const configName = `${hex(image.configDigest)}.json`;
   add(configName, image.config);

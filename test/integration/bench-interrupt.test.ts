@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { CLI, engineOrSkip, imageId, NODE_EXPRESS, REPO, requireFixture, run } from './support.js';
+import { CLI, engineOrSkip, imageId, listDir, NODE_EXPRESS, REPO, requireFixture, run, tempDir } from './support.js';
 
 async function snapshot(): Promise<{ netns: string; dockerds: number; registries: number; containers: string }> {
   const netns = (await run('ip', ['netns', 'list'])).stdout.split('\n').filter((l) => l.startsWith('slim-bench')).join(',');
@@ -34,5 +34,34 @@ describe('slim bench interrupted', () => {
     assert.equal(await exited, 130, stderr);
     assert.deepEqual(await snapshot(), before);
     assert.equal(await imageId(NODE_EXPRESS), originalId);
+  });
+
+  test('SIGTERM while a round pulls on loopback removes the registry, engine, containers and temp files', async (t) => {
+    if (!(await engineOrSkip(t))) return;
+    const originalId = await requireFixture(NODE_EXPRESS);
+    const before = await snapshot();
+    const slimTmp = await tempDir('bench-sigterm');
+    try {
+      const child = spawn(process.execPath, [CLI, 'bench', NODE_EXPRESS, '--record', join(REPO, 'fixtures/node-express/recording.json'), '--rounds', '2'], {
+        env: { ...process.env, SLIM_TMPDIR: slimTmp.path },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      const deadline = Date.now() + 180_000;
+      while (!/round 1\//.test(stderr)) {
+        assert.ok(Date.now() < deadline, `the bench never started a round: ${stderr}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      child.kill('SIGTERM');
+      assert.equal(await exited, 130, stderr);
+      assert.match(stderr, /SIGTERM: cleaning up/);
+      assert.deepEqual(await snapshot(), before);
+      assert.deepEqual(await listDir(slimTmp.path), []);
+      assert.equal(await imageId(NODE_EXPRESS), originalId);
+    } finally {
+      await slimTmp.remove();
+    }
   });
 });

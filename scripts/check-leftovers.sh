@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Run after the test suite: fails when anything of slim's is left on the machine (temporary containers,
+# untagged slim images, test tags, network namespaces, private engines or registries, temp dirs).
+set -uo pipefail
+
+found=0
+report() {
+  if [ -n "$2" ]; then
+    echo "[leftovers] $1:" >&2
+    printf '%s\n' "$2" | sed 's/^/  /' >&2
+    found=1
+  fi
+}
+
+report "temporary containers" "$(docker ps -a --filter label=slim.temporary --format '{{.Names}} {{.Status}}')"
+report "untagged images written by slim" "$(docker images -a --filter label=io.slim.version --format '{{.Repository}}:{{.Tag}} {{.ID}}' | grep '^<none>')"
+report "images tagged by tests" "$(docker images --format '{{.Repository}}:{{.Tag}}' | grep '^slim-test/')"
+report "network namespaces" "$(ip netns list 2>/dev/null | grep '^slim')"
+report "private engines and registries" "$(pgrep -af 'slim-bench-engine|slim-registry' | grep -v pgrep)"
+report "temporary directories" "$(find "${SLIM_TMPDIR:-/tmp}" -maxdepth 1 -name 'slim-*' 2>/dev/null)"
+
+if [ "$found" = 0 ]; then echo "[leftovers] none: no container, image, namespace, process or temp dir of slim's is left" >&2; fi
+exit "$found"
