@@ -27,8 +27,8 @@ function isExecutableFile(r: Pick<FileRecord, 'type' | 'mode'>): boolean {
 }
 
 /**
- * The attack surface of a set of files: a shell or package manager counts when its name matches and it
- * is an executable file or a symlink (dangling ones included, since they are cheap to complete).
+ * The attack surface of a set of files: a shell or package manager counts when its name matches, it is in
+ * a bin/ or sbin/ directory and it is an executable file or a symlink (dangling ones included).
  */
 export function attackSurface(records: Iterable<Pick<FileRecord, 'path' | 'type' | 'mode'>>): AttackSurface {
   const surface: AttackSurface = { executables: 0, shells: [], packageManagers: [], setuid: [], setgid: [] };
@@ -39,8 +39,10 @@ export function attackSurface(records: Iterable<Pick<FileRecord, 'path' | 'type'
     // index records are relative to the root, planned entries absolute: report them all absolute
     const path = r.path.startsWith('/') ? r.path : `/${r.path}`;
     const name = posix.basename(path);
-    if (SHELL_NAMES.has(name)) surface.shells.push(path);
-    if (PACKAGE_MANAGER_NAMES.has(name)) surface.packageManagers.push(path);
+    // programs live in bin/ and sbin/ directories; /etc/cron.daily/dpkg is a maintenance script
+    const inBin = /(^|\/)s?bin$/.test(posix.dirname(path));
+    if (inBin && SHELL_NAMES.has(name)) surface.shells.push(path);
+    if (inBin && PACKAGE_MANAGER_NAMES.has(name)) surface.packageManagers.push(path);
     if (!executable) continue;
     if (r.mode & SETUID) surface.setuid.push(path);
     if (r.mode & SETGID) surface.setgid.push(path);

@@ -93,6 +93,16 @@ describe('slim build and slim verify on node-express', () => {
     assert.equal(groupOf.get('/app/server.js')?.group, 'app');
   });
 
+  test('the report shows the attack surface shrinking: no shell, package manager or setuid binary is left', (t) => {
+    if (!ready) return t.skip('no engine');
+    const { original, slim: after } = v1.attackSurface;
+    assert.ok(original.shells.includes('/usr/bin/dash') && original.shells.includes('/usr/bin/sh'), `original shells: ${original.shells}`);
+    assert.ok(original.packageManagers.includes('/usr/bin/apt-get') && original.packageManagers.includes('/usr/bin/dpkg'));
+    assert.ok(original.setuid.includes('/usr/bin/su'), `original setuid: ${original.setuid}`);
+    assert.deepEqual([after.shells, after.packageManagers, after.setuid, after.setgid], [[], [], [], []]);
+    assert.ok(after.executables >= 1 && after.executables < original.executables / 10, `${after.executables} of ${original.executables} executables`);
+  });
+
   test('a one-line code change reuses the system and dependency layers exactly', async (t) => {
     if (!ready) return t.skip('no engine');
     const result = await slim(['build', V2, '--record', RECORDING, '--tag', TAG_V2, '--json']);

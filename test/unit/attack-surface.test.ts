@@ -22,18 +22,20 @@ describe('attack surface', () => {
     { path: '/usr/bin/wall', type: 'hardlink', mode: 0o2755 },
     file('/etc/bash.bashrc', 0o644),
     file('/usr/share/doc/sh', 0o644),
+    file('/etc/cron.daily/dpkg', 0o755),
+    link('/usr/share/bug/dpkg'),
     file('/opt/setuid-but-not-executable', 0o4644),
     { path: '/usr/bin', type: 'directory', mode: 0o755 },
     { path: '/dev/null', type: 'char-device', mode: 0o666 },
   ];
 
-  test('finds shells (symlinks too), package managers, setuid and setgid executables', () => {
+  test('finds shells (symlinks too) and package managers in bin directories, setuid and setgid executables', () => {
     const s = attackSurface(original);
     assert.deepEqual(s.shells, ['/bin/sh', '/usr/bin/bash', '/usr/bin/dash']);
     assert.deepEqual(s.packageManagers, ['/usr/bin/apt-get', '/usr/bin/dpkg', '/usr/local/bin/npm']);
     assert.deepEqual(s.setuid, ['/usr/bin/passwd', '/usr/bin/su']);
     assert.deepEqual(s.setgid, ['/usr/bin/chage', '/usr/bin/wall']);
-    assert.equal(s.executables, 9);
+    assert.equal(s.executables, 10);
   });
 
   test('a file named like a shell that cannot be executed is not a shell; relative paths are made absolute', () => {
@@ -47,7 +49,7 @@ describe('attack surface', () => {
       ['package managers', '3', '0', ''],
       ['setuid binaries', '2', '0', ''],
       ['setgid binaries', '2', '0', ''],
-      ['executables', '9', '1', ''],
+      ['executables', '10', '1', ''],
     ]);
   });
 });
