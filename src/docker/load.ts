@@ -31,6 +31,8 @@ export async function loadIntoEngine(image: AssembledImage, repoTags: string[]):
     await removeIfUntagged(image.configDigest);
   });
   const writing = writeDockerArchive(image, repoTags, archive);
+  // awaited below, once the engine answers; a cut-short upload rejects it before that
+  writing.catch(() => undefined);
   let response: NodeJS.ReadableStream;
   try {
     const request = engine.loadImage(archive, { quiet: true }) as Promise<NodeJS.ReadableStream>;
