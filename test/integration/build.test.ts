@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import type { BenchReport } from '../../src/bench/bench-report.js';
 import type { BuildReport } from '../../src/commands/build.js';
-import { engineOrSkip, imageId, NODE_EXPRESS, REPO, requireFixture, run, slim, tempDir } from './support.js';
+import { engineOrSkip, imageId, imageIdentity, NODE_EXPRESS, REPO, requireFixture, run, slim, tempDir } from './support.js';
 
 const RECORDING = join(REPO, 'fixtures/node-express/recording.json');
 const V2 = 'slim-fixture/node-express:v2';
@@ -29,6 +29,7 @@ describe('slim build and slim verify on node-express', () => {
   let work: { path: string; remove(): Promise<void> };
   let ready = false;
   let originalV1 = '';
+  let identities: string[] = [];
   let v1: BuildReport;
 
   before(async (t) => {
@@ -38,6 +39,10 @@ describe('slim build and slim verify on node-express', () => {
     await requireFixture(V2);
     work = await tempDir('build');
     for (const tag of [TAG_V1, TAG_V2]) await run('docker', ['rmi', tag]).catch(() => undefined);
+    identities = await Promise.all([NODE_EXPRESS, V2].map(imageIdentity));
+  });
+  afterEach(async () => {
+    if (ready) assert.deepEqual(await Promise.all([NODE_EXPRESS, V2].map(imageIdentity)), identities, 'build, verify and bench leave the originals unchanged');
   });
   after(async () => {
     for (const tag of [TAG_V1, TAG_V2]) await run('docker', ['rmi', tag]).catch(() => undefined);

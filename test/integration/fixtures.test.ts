@@ -3,7 +3,7 @@ import { readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import type { BuildReport } from '../../src/commands/build.js';
-import { engineOrSkip, REPO, requireFixture, run, slim } from './support.js';
+import { engineOrSkip, imageIdentity, REPO, requireFixture, run, slim } from './support.js';
 
 // node-express is covered in depth by build.test.ts; every other fixture gets the same contract here
 const FIXTURES = readdirSync(join(REPO, 'fixtures'), { withFileTypes: true })
@@ -27,8 +27,10 @@ describe('every fixture is slimmed and verified', () => {
         if (version === 'v2' && !existsSync(join(REPO, 'fixtures', name, 'v2'))) continue;
         const tag = `slim-test/${name}:${version}-slim`;
         tags.push(tag);
+        const identity = await imageIdentity(`slim-fixture/${name}:${version}`);
         const result = await slim(['build', `slim-fixture/${name}:${version}`, '--record', recording, '--tag', tag, '--json']);
         assert.equal(result.code, 0, result.stderr);
+        assert.equal(await imageIdentity(`slim-fixture/${name}:${version}`), identity, 'the original is unchanged');
         const report = JSON.parse(result.stdout) as BuildReport;
         assert.equal(report.verification.ok, true);
         assert.equal(report.verification.differing, 0);
@@ -38,6 +40,10 @@ describe('every fixture is slimmed and verified', () => {
         const order = report.slim.layers.map((l) => l.group);
         assert.deepEqual(order, ['system', 'deps', 'app'].filter((g) => order.includes(g as 'system')), 'layers are system → deps → app');
         assert.equal(order.at(-1), 'app');
+        const surface = report.attackSurface;
+        assert.ok(surface.original.packageManagers.length > 0 && surface.original.setuid.length > 0, 'the original has apt and setuid binaries');
+        assert.deepEqual([surface.slim.packageManagers, surface.slim.setuid], [[], []], 'the slim image has neither');
+        assert.ok(surface.slim.executables < surface.original.executables / 4, `${surface.slim.executables} of ${surface.original.executables} executables kept`);
         reports.push(report);
       }
       if (reports.length === 2) {

@@ -61,6 +61,13 @@ describe('interrupting slim at every phase', () => {
     await slimTmp?.remove();
   });
 
+  /** `slim analyze --record` on node-express, once its function container exists. */
+  async function startTracing(): Promise<Running> {
+    const running = start(['analyze', NODE_EXPRESS, '--record', RECORDING], slimTmp.path);
+    await until('the traced container exists', async () => (await containersOf(running.child.pid)).length > 0);
+    return running;
+  }
+
   /** Every trace of the run is gone, and the engine holds exactly the images it held before. */
   async function assertNothingLeft(running: Running, what: string): Promise<void> {
     assert.deepEqual(await containersOf(running.child.pid), [], `${what}: no temporary container left`);
@@ -108,8 +115,7 @@ describe('interrupting slim at every phase', () => {
 
   test('the traced container is not privileged and adds only CAP_SYS_PTRACE; SIGINT removes it', async (t) => {
     if (!ready) return t.skip('no engine');
-    const running = start(['analyze', NODE_EXPRESS, '--record', RECORDING], slimTmp.path);
-    await until('the traced container exists', async () => (await containersOf(running.child.pid)).length > 0);
+    const running = await startTracing();
     const [id] = await containersOf(running.child.pid);
     const { stdout } = await run('docker', ['inspect', '--format', '{{json .HostConfig}}', id!]);
     const host = JSON.parse(stdout) as { Privileged: boolean; CapAdd: string[] | null; SecurityOpt: string[] | null };
@@ -123,8 +129,7 @@ describe('interrupting slim at every phase', () => {
 
   test('a parent that dies (closing slim\'s pipes) and sends SIGTERM still gets a full cleanup', async (t) => {
     if (!ready) return t.skip('no engine');
-    const running = start(['analyze', NODE_EXPRESS, '--record', RECORDING], slimTmp.path);
-    await until('the traced container runs', async () => (await containersOf(running.child.pid)).length > 0);
+    const running = await startTracing();
     running.child.stdout!.destroy();
     running.child.stderr!.destroy();
     running.child.kill('SIGTERM');
@@ -134,8 +139,7 @@ describe('interrupting slim at every phase', () => {
 
   test('after a run killed with SIGKILL, the next run removes its leftovers and works', async (t) => {
     if (!ready) return t.skip('no engine');
-    const killed = start(['analyze', NODE_EXPRESS, '--record', RECORDING], slimTmp.path);
-    await until('the traced container runs', async () => (await containersOf(killed.child.pid)).length > 0);
+    const killed = await startTracing();
     killed.child.kill('SIGKILL');
     assert.equal((await killed.exited).signal, 'SIGKILL');
     assert.notDeepEqual(await listDir(slimTmp.path), [], 'a SIGKILL leaves temporary files (nothing can clean up)');

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import { runAllCleanups } from '../../src/cleanup.js';
 import { FunctionContainer } from '../../src/docker/function-container.js';
 import { loadRecording } from '../../src/recording/parse.js';
 import { replay } from '../../src/recording/replay.js';
-import { CLI, engineOrSkip, NODE_EXPRESS, requireFixture, run, tempDir } from './support.js';
+import { CLI, engineOrSkip, imageIdentity, NODE_EXPRESS, requireFixture, run, tempDir } from './support.js';
 
 async function curl(args: string[]): Promise<{ status: number; body: string }> {
   const { stdout } = await run('curl', ['-s', '-w', '\n%{http_code}', ...args]);
@@ -17,12 +17,17 @@ async function curl(args: string[]): Promise<{ status: number; body: string }> {
 describe('slim record', () => {
   let work: { path: string; remove(): Promise<void> };
   let ready = false;
+  let identity = '';
 
   before(async (t) => {
     ready = await engineOrSkip(t as unknown as { skip(m: string): void });
     if (!ready) return;
     await requireFixture(NODE_EXPRESS);
+    identity = await imageIdentity(NODE_EXPRESS);
     work = await tempDir('record');
+  });
+  afterEach(async () => {
+    if (ready) assert.equal(await imageIdentity(NODE_EXPRESS), identity, 'the original image is unchanged');
   });
   after(async () => {
     await runAllCleanups();

@@ -32,6 +32,12 @@ export async function imageId(reference: string): Promise<string> {
   return stdout.trim();
 }
 
+/** The image's ID (its config digest) and its repository digests: neither may change under any slim command. */
+export async function imageIdentity(reference: string): Promise<string> {
+  const { stdout } = await run('docker', ['image', 'inspect', '--format', '{{.Id}} {{json .RepoDigests}}', reference]);
+  return stdout.trim();
+}
+
 export async function requireFixture(reference: string): Promise<string> {
   try {
     return await imageId(reference);
