@@ -13,6 +13,8 @@ export interface ResolvedPath {
   record?: FileRecord;
   /** absolute paths of every symlink passed on the way, in order (kept so a slim image keeps the chain) */
   links: string[];
+  /** set when the walk gave up: more than 40 symlinks on the way (a loop), as the kernel's ELOOP */
+  error?: 'ELOOP';
 }
 
 /**

@@ -2,7 +2,9 @@ import { finished } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { classifyElf, ELF_HEAD_BYTES, type ElfKind } from './elf.js';
-import { describeLayer, openLayerTar, wrapLayerError } from './layer-decoder.js';
+import { ExitCode } from '../errors.js';
+import { describeLayer, LayerDataError, openLayerTar, wrapLayerError } from './layer-decoder.js';
+import { entryLinkName, entryName, normalizeTarStream, sparseOf } from './tar-normalize.js';
 import type { Layer } from './types.js';
 
 export type EntryType =
@@ -36,22 +38,45 @@ export interface LayerListing {
   bytes: number;
   /** bytes of uncompressed tar read */
   tarBytes: number;
-  /** entries slim refused (paths escaping the root, unknown types), one line each */
+  /** entries slim ignored (unknown types), one line each */
   problems: string[];
 }
 
 export const WHITEOUT_PREFIX = '.wh.';
 export const OPAQUE_MARKER = '.wh..wh..opq';
 
-/** Normalises a tar path; undefined for the root itself or for a path that climbs out of the root. */
+/**
+ * Normalises a tar path as Docker does (lexically: `./a//b/../c/` → `a/c`, a leading `/` dropped);
+ * undefined for the root itself or for a path that climbs out of the root (see `climbsOutOfRoot`).
+ */
 export function normalizeEntryPath(name: string): string | undefined {
   const parts: string[] = [];
   for (const part of name.split('/')) {
     if (part === '' || part === '.') continue;
-    if (part === '..') return undefined;
-    parts.push(part);
+    if (part === '..') {
+      if (parts.length === 0) return undefined;
+      parts.pop();
+    } else {
+      parts.push(part);
+    }
   }
   return parts.length ? parts.join('/') : undefined;
+}
+
+/** A tar path whose `..` components climb above the root: Docker refuses such a layer ("breakout"). */
+export function climbsOutOfRoot(name: string): boolean {
+  let depth = 0;
+  for (const part of name.split('/')) {
+    if (part === '' || part === '.') continue;
+    depth += part === '..' ? -1 : 1;
+    if (depth < 0) return true;
+  }
+  return false;
+}
+
+/** A layer Docker would refuse to unpack: an entry or a hardlink target escapes the root. */
+function escapingEntry(where: string, what: string): LayerDataError {
+  return new LayerDataError(`${where}: ${what} climbs out of the image root`, ExitCode.input, 'Docker refuses to load such a layer ("breakout"); rebuild the image');
 }
 
 function paxNumber(value: string | undefined): number | undefined {
@@ -88,34 +113,63 @@ async function drain(stream: AsyncIterable<Buffer>): Promise<void> {
   }
 }
 
-/** Parses one layer's tar stream into entries. */
-export async function listLayerTar(index: number, source: Readable, onBytes?: (n: number) => void): Promise<LayerListing> {
+/**
+ * tar-stream's extractor over a layer's tar, fed through `normalizeTarStream` (GNU sparse entries,
+ * names that are not UTF-8); read names with `entryName`. Errors of `source` end the extractor.
+ */
+export function extractLayerTar(source: Readable): tar.Extract {
+  // latin1 keeps a name's raw bytes; entryName() decodes them
+  const extract = tar.extract({ filenameEncoding: 'latin1' } as unknown as Parameters<typeof tar.extract>[0]);
+  const normalize = normalizeTarStream();
+  source.on('error', (err) => extract.destroy(err));
+  normalize.on('error', (err) => extract.destroy(err));
+  source.pipe(normalize).pipe(extract);
+  return extract;
+}
+
+/**
+ * Parses one layer's tar stream into entries. An entry or hardlink that climbs out of the root makes
+ * the layer invalid (`where` names it in the error), as Docker refuses to unpack it.
+ */
+export async function listLayerTar(index: number, source: Readable, onBytes?: (n: number) => void, where = `layer ${index}`): Promise<LayerListing> {
   const listing: LayerListing = { index, entries: [], bytes: 0, tarBytes: 0, problems: [] };
-  const extract = tar.extract();
   source.on('data', (chunk: Buffer) => {
     listing.tarBytes += chunk.length;
     onBytes?.(chunk.length);
   });
-  source.on('error', (err) => extract.destroy(err));
-  source.pipe(extract);
+  const extract = extractLayerTar(source);
   const sourceDone = finished(source).catch(() => undefined);
+  try {
+    await readEntries(extract, listing, where);
+  } catch (err) {
+    // stop reading the layer: nothing downstream will take its data any more
+    source.destroy();
+    throw err;
+  }
+  await sourceDone;
+  return listing;
+}
 
+async function readEntries(extract: tar.Extract, listing: LayerListing, where: string): Promise<void> {
   for await (const tarEntry of extract) {
     const header = tarEntry.header;
     const entry = tarEntry as unknown as AsyncIterable<Buffer>;
-    const path = normalizeEntryPath(header.name);
+    const name = entryName(header);
+    if (climbsOutOfRoot(name)) {
+      extract.destroy();
+      throw escapingEntry(where, `entry ${JSON.stringify(name)}`);
+    }
+    const path = normalizeEntryPath(name);
     const type = TYPE_MAP[header.type ?? 'file'];
     if (path === undefined || type === undefined) {
-      if (header.name.split('/').includes('..')) {
-        listing.problems.push(`entry ${JSON.stringify(header.name)} climbs out of the root; ignored`);
-      } else if (path !== undefined) {
-        listing.problems.push(`entry ${JSON.stringify(header.name)} has unsupported type ${header.type}; ignored`);
-      }
+      if (path !== undefined) listing.problems.push(`entry ${JSON.stringify(name)} has unsupported type ${header.type}; ignored`);
       await drain(entry);
       continue;
     }
     const base = path.slice(path.lastIndexOf('/') + 1);
-    const size = header.size ?? 0;
+    // a GNU sparse file counts with its apparent size; its holes are never read
+    const sparse = sparseOf(header);
+    const size = sparse?.size ?? header.size ?? 0;
     // ids too large for the octal fields come in pax records, which tar-stream leaves to us
     const pax = header.pax as Record<string, string> | undefined;
     const record: LayerEntry = {
@@ -134,17 +188,22 @@ export async function listLayerTar(index: number, source: Readable, onBytes?: (n
       record.type = 'whiteout';
       record.path = path.slice(0, path.length - base.length) + base.slice(WHITEOUT_PREFIX.length);
     }
-    if (type === 'symlink') record.linkTarget = header.linkname ?? '';
+    if (type === 'symlink') record.linkTarget = entryLinkName(header);
     if (type === 'hardlink') {
-      const target = normalizeEntryPath(header.linkname ?? '');
+      const linkName = entryLinkName(header);
+      const target = normalizeEntryPath(linkName);
       if (target === undefined) {
-        listing.problems.push(`hardlink ${JSON.stringify(header.name)} points outside the root (${JSON.stringify(header.linkname)}); ignored`);
+        if (climbsOutOfRoot(linkName)) {
+          extract.destroy();
+          throw escapingEntry(where, `hardlink ${JSON.stringify(name)} → ${JSON.stringify(linkName)}`);
+        }
+        listing.problems.push(`hardlink ${JSON.stringify(name)} points at the root itself; ignored`);
         await drain(entry);
         continue;
       }
       record.linkTarget = target;
     }
-    if (record.type === 'file' && size >= 52) {
+    if (record.type === 'file' && !sparse && size >= 52) {
       record.elf = classifyElf(await readHead(entry, Math.min(size, ELF_HEAD_BYTES)));
     } else {
       await drain(entry);
@@ -152,14 +211,12 @@ export async function listLayerTar(index: number, source: Readable, onBytes?: (n
     listing.bytes += size;
     listing.entries.push(record);
   }
-  await sourceDone;
-  return listing;
 }
 
 /** Reads one layer of an image (decompressing and verifying it) into a listing. */
 export async function listLayer(layer: Layer, onBytes?: (n: number) => void): Promise<LayerListing> {
   try {
-    return await listLayerTar(layer.index, openLayerTar(layer), onBytes);
+    return await listLayerTar(layer.index, openLayerTar(layer), onBytes, describeLayer(layer));
   } catch (err) {
     throw wrapLayerError(err, describeLayer(layer));
   }

@@ -7,7 +7,7 @@ import { createGunzip } from 'node:zlib';
 import { makeTempDir } from '../cleanup.js';
 import { inputError } from '../errors.js';
 import { DirectoryArchiveFiles, TarArchiveFiles, type ArchiveFiles } from './archive-files.js';
-import { readFromDaemon } from './daemon-source.js';
+import { readFromDaemon, spoolFailure } from './daemon-source.js';
 import { readDockerArchive } from './docker-archive.js';
 import { readOciLayout } from './oci-layout.js';
 import type { Image } from './types.js';
@@ -89,7 +89,7 @@ async function openArchiveFiles(path: string): Promise<{ files: ArchiveFiles; cl
     } catch (err) {
       await temp.remove();
       if ((err as { code?: string }).code?.startsWith('Z_')) throw inputError(`${path} is a corrupt gzip file: ${(err as Error).message}`);
-      throw err;
+      throw spoolFailure(err, `the decompressed ${path} to ${temp.path}`);
     }
   }
   return { files: await TarArchiveFiles.open(path), close: async () => undefined };

@@ -1,5 +1,6 @@
 import { makeTempDir } from '../cleanup.js';
 import { readLayerListings } from '../analyze/read-layers.js';
+import { spoolFailure } from './daemon-source.js';
 import { FileIndex } from './file-index.js';
 import type { LayerListing } from './layer-listing.js';
 import { openImage } from './open-image.js';
@@ -28,7 +29,9 @@ export async function prepareImage(reference: string, options: { contents: boole
     if (!options.contents) return { image, listings, index, close };
     const contents = await makeTempDir('rootfs');
     closers.push(contents.remove);
-    await materializeContents(image, index, listings, contents.path);
+    await materializeContents(image, index, listings, contents.path).catch((err: unknown) => {
+      throw spoolFailure(err, `the image's files to ${contents.path}`);
+    });
     return { image, listings, index, fs: new IndexImageFs(index, contents.path), close };
   } catch (err) {
     await close();

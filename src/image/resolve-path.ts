@@ -45,7 +45,8 @@ export function resolveSymlinks(path: string, lstat: (path: string) => FileRecor
     const candidate = `/${[...resolved, name].join('/')}`;
     const record = lstat(candidate);
     if (record?.type === 'symlink' && record.linkTarget !== undefined) {
-      if (++hops > MAX_SYMLINK_HOPS) return { path: candidate, links };
+      // a loop (or a chain too long): the kernel's ELOOP
+      if (++hops > MAX_SYMLINK_HOPS) return { path: candidate, links, error: 'ELOOP' };
       links.push(candidate);
       const target = record.linkTarget.split('/').filter((p) => p !== '');
       if (record.linkTarget.startsWith('/')) resolved = [];

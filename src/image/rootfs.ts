@@ -3,12 +3,12 @@ import { copyFile, mkdir, open, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import tar from 'tar-stream';
 import type { FileIndex, FileRecord } from './file-index.js';
 import type { ImageFs, RandomAccessFile, ResolvedPath } from './image-fs.js';
 import { describeLayer, openLayerTar, wrapLayerError } from './layer-decoder.js';
-import { normalizeEntryPath, type LayerListing } from './layer-listing.js';
+import { extractLayerTar, normalizeEntryPath, type LayerListing } from './layer-listing.js';
 import { lstatThroughParents, resolveSymlinks } from './resolve-path.js';
+import { entryName, sparseOf, writeSparseContent } from './tar-normalize.js';
 import type { Image } from './types.js';
 
 /** Where the content of `path` (no leading slash) is stored under a materialized root. */
@@ -54,6 +54,8 @@ export async function materializeContents(
       if (hardlinkSources.has(path)) return sideCopyPath(root, layer.index, path);
       return undefined;
     }).catch((err: unknown) => {
+      // a failed write on our side (disk full) is not the layer's fault
+      if ((err as NodeJS.ErrnoException).syscall !== undefined) throw err;
       throw wrapLayerError(err, describeLayer(layer));
     });
     for (const link of winningLinks) {
@@ -67,21 +69,35 @@ export async function materializeContents(
 }
 
 async function extractLayer(source: Readable, destinationOf: (path: string) => string | undefined): Promise<void> {
-  const extract = tar.extract();
-  source.on('error', (err) => extract.destroy(err));
-  source.pipe(extract);
-  for await (const entry of extract) {
-    const stream = entry as unknown as Readable & AsyncIterable<Buffer>;
-    const path = entry.header.type === 'file' || entry.header.type === 'contiguous-file' ? normalizeEntryPath(entry.header.name) : undefined;
-    const destination = path === undefined ? undefined : destinationOf(path);
-    if (destination === undefined) {
-      for await (const _chunk of stream) {
-        // not needed: skip its data
+  const extract = extractLayerTar(source);
+  try {
+    for await (const entry of extract) {
+      const stream = entry as unknown as Readable & AsyncIterable<Buffer>;
+      const path = entry.header.type === 'file' || entry.header.type === 'contiguous-file' ? normalizeEntryPath(entryName(entry.header)) : undefined;
+      const destination = path === undefined ? undefined : destinationOf(path);
+      if (destination === undefined) {
+        for await (const _chunk of stream) {
+          // not needed: skip its data
+        }
+        continue;
       }
-      continue;
+      await mkdir(dirname(destination), { recursive: true, mode: 0o755 });
+      const sparse = sparseOf(entry.header);
+      if (sparse) {
+        // holes stay holes: a sparse multi-gigabyte file costs only its data on disk
+        const handle = await open(destination, 'w', 0o644);
+        try {
+          await writeSparseContent(stream, sparse, handle);
+        } finally {
+          await handle.close();
+        }
+      } else {
+        await pipeline(stream, createWriteStream(destination, { mode: 0o644 }));
+      }
     }
-    await mkdir(dirname(destination), { recursive: true, mode: 0o755 });
-    await pipeline(stream, createWriteStream(destination, { mode: 0o644 }));
+  } catch (err) {
+    source.destroy();
+    throw err;
   }
 }
 

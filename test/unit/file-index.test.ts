@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
-import { describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
+import { SlimError } from '../../src/errors.js';
 import { FileIndex, type ShadowedCopy } from '../../src/image/file-index.js';
-import { listLayerTar, normalizeEntryPath } from '../../src/image/layer-listing.js';
+import { climbsOutOfRoot, listLayerTar, normalizeEntryPath } from '../../src/image/layer-listing.js';
+import { escapeInvalidUtf8 } from '../../src/image/tar-normalize.js';
+import { gnuLongName, rawTar, sparseLayer, SPARSE_SIZE } from '../helpers/crafted-images.js';
+import { tempDir } from '../helpers/images.js';
 import { buildTar, dir, file, FIXED_MTIME, listing } from '../helpers/layers.js';
 
 function shadowedOf(index: FileIndex, path: string): ShadowedCopy[] {
@@ -65,30 +69,175 @@ describe('listLayerTar', () => {
     assert.equal(etc.linkTarget, undefined);
   });
 
-  test('entries climbing out of the root are reported in problems and ignored', async () => {
-    const result = await listing(0, [
-      file('ok.txt', 3),
-      { path: '../escape.txt', content: 'x' },
-      { path: 'a/../../etc/shadow', content: 'y' },
-      file('after.txt', 4),
-    ]);
-    assert.deepEqual(
-      result.entries.map((e) => e.path),
-      ['ok.txt', 'after.txt'],
-    );
-    assert.equal(result.problems.length, 2);
-    assert.match(result.problems[0]!, /"\.\.\/escape\.txt" climbs out of the root; ignored/);
-    assert.match(result.problems[1]!, /"a\/\.\.\/\.\.\/etc\/shadow" climbs out of the root/);
-    assert.equal(result.bytes, 7, 'ignored entries do not count');
+  test('an entry climbing out of the root makes the layer invalid (exit 3), naming the entry and the layer', async () => {
+    for (const name of ['../escape.txt', 'a/../../etc/shadow', '/../etc/passwd', './..//x']) {
+      const tarData = await buildTar([file('ok.txt', 3), { path: name, content: 'x' }, file('after.txt', 4)]);
+      await assert.rejects(
+        listLayerTar(2, Readable.from([tarData]), undefined, 'layer 2 (0123456789ab)'),
+        (err: unknown) =>
+          err instanceof SlimError &&
+          err.exitCode === 3 &&
+          err.message === `layer 2 (0123456789ab): entry ${JSON.stringify(name)} climbs out of the image root` &&
+          /Docker refuses/.test(err.hint ?? ''),
+        name,
+      );
+    }
+  });
+
+  test('a hardlink whose target climbs out of the root makes the layer invalid', async () => {
+    const tarData = await buildTar([file('ok.txt', 3), { path: 'hl', type: 'hardlink', linkTarget: '../../etc/shadow' }]);
+    await assert.rejects(listLayerTar(0, Readable.from([tarData])), (err: unknown) => err instanceof SlimError && err.exitCode === 3 && /^layer 0: hardlink "hl" → "\.\.\/\.\.\/etc\/shadow" climbs out of the image root$/.test(err.message));
+  });
+
+  test('.. that stays inside the root is resolved lexically, as Docker does', async () => {
+    const result = await listing(0, [{ path: 'a/../b.txt', content: 'b' }, { path: './x/y/../../z/./w.txt', content: 'w' }, { path: 'h', type: 'hardlink', linkTarget: 'q/../b.txt' }]);
+    assert.deepEqual(result.entries.map((e) => `${e.path}${e.linkTarget ? ` -> ${e.linkTarget}` : ''}`), ['b.txt', 'z/w.txt', 'h -> b.txt']);
+    assert.deepEqual(result.problems, []);
+  });
+
+  test('climbsOutOfRoot', () => {
+    assert.equal(climbsOutOfRoot('../x'), true);
+    assert.equal(climbsOutOfRoot('a/../../x'), true);
+    assert.equal(climbsOutOfRoot('/..'), true);
+    assert.equal(climbsOutOfRoot('a/../x'), false);
+    assert.equal(climbsOutOfRoot('/abs/x'), false);
+    assert.equal(climbsOutOfRoot('..foo/x'), false);
   });
 
   test('normalizeEntryPath', () => {
     assert.equal(normalizeEntryPath('./a//b/./c/'), 'a/b/c');
     assert.equal(normalizeEntryPath('/abs/x'), 'abs/x');
     assert.equal(normalizeEntryPath('./'), undefined);
-    assert.equal(normalizeEntryPath('a/../b'), undefined);
+    assert.equal(normalizeEntryPath('a/../b'), 'b');
+    assert.equal(normalizeEntryPath('a/..'), undefined, 'the root itself');
+    assert.equal(normalizeEntryPath('../b'), undefined, 'climbs out');
+  });
+
+  test('device nodes, FIFOs, setuid and setgid files are listed with their types and modes', async () => {
+    const result = await listLayerTar(
+      0,
+      Readable.from([
+        rawTar([
+          { name: 'dev/null', type: 'char', devmajor: 1, devminor: 3, mode: 0o666 },
+          { name: 'dev/sda', type: 'block', devmajor: 8, devminor: 0, mode: 0o660 },
+          { name: 'run/fifo', type: 'fifo' },
+          { name: 'usr/bin/su', content: 'su', mode: 0o4755 },
+          { name: 'usr/bin/wall', content: 'wall', mode: 0o2755, gid: 5 },
+        ]),
+      ]),
+    );
+    assert.deepEqual(
+      result.entries.map((e) => `${e.type} ${e.path} ${e.mode.toString(8)}`),
+      ['char-device dev/null 666', 'block-device dev/sda 660', 'fifo run/fifo 644', 'file usr/bin/su 4755', 'file usr/bin/wall 2755'],
+    );
+    assert.deepEqual(result.problems, []);
+  });
+
+  test('absolute entry names are made relative, as Docker does', async () => {
+    const result = await listLayerTar(0, Readable.from([rawTar([{ name: '/etc/x', content: 'x' }, { name: '//srv//y/', type: 'dir' }])]));
+    assert.deepEqual(result.entries.map((e) => e.path), ['etc/x', 'srv/y']);
   });
 });
+
+describe('names that are not plain text', () => {
+  const bytes = (...parts: Array<string | number[]>) => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : Buffer.from(p))));
+
+  test('a newline in a name is kept as it is (JSON escapes it)', async () => {
+    const result = await listLayerTar(0, Readable.from([rawTar([{ name: 'srv/new\nline.txt', content: 'n' }, { name: 'srv/tab\tname', content: 't' }])]));
+    assert.deepEqual(result.entries.map((e) => e.path), ['srv/new\nline.txt', 'srv/tab\tname']);
+    assert.equal(JSON.stringify(result.entries[0]!.path), '"srv/new\\nline.txt"');
+  });
+
+  test('bytes that are not UTF-8 show as \\xNN, in headers, GNU long names, pax paths and link targets; valid UTF-8 is decoded', async () => {
+    const longName = bytes('srv/', 'l'.repeat(120), [0xff], '.txt');
+    const tarData = Buffer.concat([
+      rawTar([
+        { name: bytes('srv/bad-', [0xff, 0xfe], '.txt'), content: 'a' },
+        { name: bytes('srv/bad-', [0xfe, 0xff], '.txt'), content: 'b' },
+        { name: bytes('srv/caf', [0xc3, 0xa9]), content: 'c' },
+        { name: bytes('srv/half-', [0xc3, 0x28]), content: 'd' },
+        { name: 'srv/placeholder', content: 'e', pax: { path: bytes('srv/pax-', [0x80], '.txt') } },
+        { name: 'srv/link', type: 'symlink', linkname: bytes('target-', [0xff]) },
+      ]).subarray(0, -1024),
+      gnuLongName(longName),
+      rawTar([{ name: 'srv/ignored-short-name', content: 'f' }]),
+    ]);
+    const result = await listLayerTar(0, Readable.from([tarData]));
+    assert.deepEqual(result.entries.map((e) => e.path), [
+      'srv/bad-\\xff\\xfe.txt',
+      'srv/bad-\\xfe\\xff.txt',
+      'srv/café',
+      'srv/half-\\xc3(',
+      'srv/pax-\\x80.txt',
+      'srv/link',
+      `srv/${'l'.repeat(120)}\\xff.txt`,
+    ]);
+    assert.equal(result.entries[5]!.linkTarget, 'target-\\xff');
+    assert.equal(new Set(result.entries.map((e) => e.path)).size, 7, 'different byte names stay different');
+  });
+
+  test('escapeInvalidUtf8', () => {
+    assert.equal(escapeInvalidUtf8(Buffer.from('plain')), 'plain');
+    assert.equal(escapeInvalidUtf8(Buffer.from('żółw')), 'żółw');
+    assert.equal(escapeInvalidUtf8(Buffer.from([0x61, 0xc0, 0x80, 0x62])), 'a\\xc0\\x80b', 'an overlong encoding is not UTF-8');
+    assert.equal(escapeInvalidUtf8(Buffer.from([0xed, 0xa0, 0x80])), '\\xed\\xa0\\x80', 'nor is a surrogate');
+    assert.equal(escapeInvalidUtf8(Buffer.from([0xe2, 0x82])), '\\xe2\\x82', 'a sequence cut short');
+  });
+});
+
+describe('GNU sparse files', () => {
+  let tmp: { path: string; remove(): Promise<void> };
+  before(async () => {
+    tmp = await tempDir();
+  });
+  after(async () => {
+    await tmp.remove();
+  });
+
+  for (const format of ['gnu', 'pax'] as const) {
+    test(`${format} format: listed under its real name with its apparent size, without reading the holes`, async () => {
+      const layer = await sparseLayer(tmp.path, format);
+      assert.ok(layer.length < 64 * 1024, `the tar is ${layer.length} bytes`);
+      const result = await listLayerTar(0, Readable.from([layer]));
+      assert.deepEqual(result.entries.map((e) => [e.path, e.type, e.size]), [
+        ['big.img', 'file', SPARSE_SIZE],
+        ['after.txt', 'file', 5],
+      ]);
+      assert.equal(result.bytes, SPARSE_SIZE + 5);
+      assert.ok(result.tarBytes < 64 * 1024);
+    });
+  }
+
+  test('the listing is the same whatever chunks the tar arrives in (headers split across chunks)', async () => {
+    const layer = Buffer.concat([
+      withoutEndBlocks(await sparseLayer(tmp.path, 'gnu')),
+      withoutEndBlocks(rawTar([{ name: 'srv/p', content: 'pax', pax: { path: Buffer.from([0x73, 0x2f, 0xff]) } }, { name: 'srv/q', content: Buffer.alloc(700, 1) }])),
+      await sparseLayer(tmp.path, 'pax'),
+    ]);
+    const whole = await listLayerTar(0, Readable.from([layer]));
+    assert.deepEqual(whole.entries.map((e) => [e.path, e.size]), [
+      ['big.img', SPARSE_SIZE],
+      ['after.txt', 5],
+      ['s/\\xff', 3],
+      ['srv/q', 700],
+      ['big.img', SPARSE_SIZE],
+      ['after.txt', 5],
+    ]);
+    for (const size of [1, 7, 100, 511, 513, 4096]) {
+      const chunks: Buffer[] = [];
+      for (let i = 0; i < layer.length; i += size) chunks.push(layer.subarray(i, i + size));
+      const split = await listLayerTar(0, Readable.from(chunks));
+      assert.deepEqual(split.entries, whole.entries, `chunks of ${size} bytes`);
+    }
+  });
+});
+
+/** A tar's entries without the end-of-archive blocks, so another tar's entries can follow (its last entry's data must not end in a zero block). */
+function withoutEndBlocks(tarData: Buffer): Buffer {
+  let end = tarData.length;
+  while (end >= 512 && tarData.subarray(end - 512, end).every((b) => b === 0)) end -= 512;
+  return tarData.subarray(0, end);
+}
 
 describe('FileIndex', () => {
   test('a file written again in a later layer keeps the newer copy and records the older one as overwritten', async () => {
@@ -247,10 +396,7 @@ describe('FileIndex', () => {
     assert.deepEqual(sortedShadowed(index), ['etc/app.conf:file:2:L0:overwritten:by1', 'etc/app.conf:file:3:L1:overwritten:by2']);
   });
 
-  test('entries with .. never reach the merged view', async () => {
-    const layer = await listing(0, [file('safe', 1), { path: 'x/../../root/.ssh/authorized_keys', content: 'k' }]);
-    const index = FileIndex.build([layer]);
-    assert.deepEqual([...index.records()].map((r) => r.path), ['safe']);
-    assert.equal(layer.problems.length, 1);
+  test('entries with .. never reach the merged view: the layer is refused', async () => {
+    await assert.rejects(listing(0, [file('safe', 1), { path: 'x/../../root/.ssh/authorized_keys', content: 'k' }]), /climbs out of the image root/);
   });
 });

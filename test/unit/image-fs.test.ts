@@ -1,15 +1,17 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { lstat, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { readLayerListings } from '../../src/analyze/read-layers.js';
+import { SlimError } from '../../src/errors.js';
 import { FileIndex } from '../../src/image/file-index.js';
 import type { LayerListing } from '../../src/image/layer-listing.js';
 import { openImage } from '../../src/image/open-image.js';
 import { lstatThroughParents, normalizePath, resolveSymlinks } from '../../src/image/resolve-path.js';
 import { IndexImageFs, materializeContents } from '../../src/image/rootfs.js';
 import type { Image } from '../../src/image/types.js';
+import { sparseLayer, SPARSE_DATA, SPARSE_SIZE } from '../helpers/crafted-images.js';
 import { dockerArchive, tempDir, writeArchiveDir } from '../helpers/images.js';
 import { buildTar, dir, listing, type TarEntrySpec } from '../helpers/layers.js';
 
@@ -62,6 +64,8 @@ describe('resolveSymlinks and lstatThroughParents on a FileIndex', () => {
         symlink('self', 'self'),
         text('etc/passwd', 'root'),
         symlink('escape', '../../../../etc/passwd'),
+        symlink('escape-dir', '../../../..'),
+        symlink('abs-escape', '/../../etc'),
         symlink('dangling', '/nowhere'),
       ]),
       // a later layer re-points python3: resolution sees the merged view
@@ -107,13 +111,24 @@ describe('resolveSymlinks and lstatThroughParents on a FileIndex', () => {
     const r = resolve('/escape');
     assert.equal(r.path, '/etc/passwd');
     assert.equal(r.record?.type, 'file');
+    assert.equal(r.error, undefined);
     assert.equal(resolve('/../../etc/passwd').path, '/etc/passwd');
   });
 
-  test('loops end without hanging, with nothing found', () => {
+  test('symlinks escaping the root resolve inside it, as in a chroot', () => {
+    // escape-dir -> ../../../.. is the root; abs-escape -> /../../etc is /etc
+    assert.deepEqual(resolve('/escape-dir'), { path: '/', record: index.get(''), links: ['/escape-dir'] });
+    assert.equal(resolve('/escape-dir/etc/passwd').path, '/etc/passwd');
+    assert.equal(resolve('/escape-dir/escape-dir/../../etc/passwd').record?.type, 'file');
+    assert.equal(resolve('/abs-escape/passwd').path, '/etc/passwd');
+    assert.equal(lstatThroughParents('/escape-dir/etc/passwd', lstat)?.path, 'etc/passwd');
+  });
+
+  test('loops end without hanging, with nothing found and ELOOP', () => {
     for (const path of ['/loop1', '/self', '/self/below', '/loop2/x']) {
       const r = resolve(path);
       assert.equal(r.record, undefined, path);
+      assert.equal(r.error, 'ELOOP', path);
       assert.ok(r.links.length >= 1 && r.links.length <= 41, `${path}: ${r.links.length} links`);
     }
   });
@@ -197,7 +212,6 @@ describe('materializeContents and IndexImageFs', () => {
         text('opt/dir/b', 'B'),
         symlink('escape', '../../../../../..'),
         text('escape/pwned', 'inside the root'),
-        text('../outside.txt', 'climbs out'),
         symlink('usr/lib/evil', '/tmp'),
       ],
     ]);
@@ -285,27 +299,61 @@ describe('materializeContents and IndexImageFs', () => {
 
 describe('materializeContents with a hardlink that climbs out of the root', () => {
   let tmp: { path: string; remove(): Promise<void> };
-  let opened: OpenedImage;
 
   before(async () => {
     tmp = await tempDir();
-    opened = await openLayers(join(tmp.path, 'archive'), [[text('x', 'x'), { path: 'hl', type: 'hardlink', linkTarget: '../../../secret.txt' }]]);
   });
   after(async () => {
-    await opened.image.close();
     await tmp.remove();
   });
 
   test(
-    'never reads a host file for it',
+    'the layer is refused before anything is read or written (exit 3), as Docker refuses it',
     async () => {
-      // root/hardlink-sources/0/../../../secret.txt is tmp/secret.txt
+      // root/hardlink-sources/0/../../../secret.txt would be tmp/secret.txt
       await writeFile(join(tmp.path, 'secret.txt'), 'HOST SECRET');
-      const root = join(tmp.path, 'contents');
-      await mkdir(root);
-      await materializeContents(opened.image, opened.index, opened.listings, root);
-      const content = await new IndexImageFs(opened.index, root).readFile('/hl');
-      assert.notEqual(content?.toString(), 'HOST SECRET');
+      await assert.rejects(
+        openLayers(join(tmp.path, 'archive'), [[text('x', 'x'), { path: 'hl', type: 'hardlink', linkTarget: '../../../secret.txt' }]]),
+        (err: unknown) => err instanceof SlimError && err.exitCode === 3 && /^layer 0 \([0-9a-f]{12}\): hardlink "hl" → "\.\.\/\.\.\/\.\.\/secret\.txt" climbs out of the image root$/.test(err.message),
+      );
+      assert.deepEqual(await readdir(tmp.path), ['archive', 'secret.txt']);
     },
   );
+});
+
+describe('materializeContents with sparse files', () => {
+  let tmp: { path: string; remove(): Promise<void> };
+
+  before(async () => {
+    tmp = await tempDir();
+  });
+  after(async () => {
+    await tmp.remove();
+  });
+
+  for (const format of ['gnu', 'pax'] as const) {
+    test(`${format} format: the file gets its apparent size and its data at the right offsets, holes stay holes`, async () => {
+      const archive = join(tmp.path, `archive-${format}`);
+      await writeArchiveDir(archive, dockerArchive([{ layers: [await sparseLayer(tmp.path, format)] }]));
+      const image = await openImage(archive);
+      try {
+        const listings = await readLayerListings(image, silent);
+        const index = FileIndex.build(listings);
+        const root = join(tmp.path, `contents-${format}`);
+        await mkdir(root);
+        await materializeContents(image, index, listings, root);
+        const fs = new IndexImageFs(index, root);
+        const big = await fs.open('/big.img');
+        assert.ok(big);
+        assert.equal(big.size, SPARSE_SIZE);
+        for (const { offset, text: data } of SPARSE_DATA) assert.equal((await big.read(offset, data.length)).toString(), data, `data at ${offset}`);
+        assert.deepEqual([...(await big.read(SPARSE_DATA[1]!.offset - 4, 4))], [0, 0, 0, 0], 'a hole reads as zeros');
+        const info = await stat(join(root, 'files/big.img'));
+        assert.ok(info.blocks * 512 < 1024 * 1024, `${info.blocks} blocks allocated for a ${info.size}-byte file`);
+        assert.equal((await fs.readFile('/after.txt'))?.toString(), 'after');
+      } finally {
+        await image.close();
+      }
+    });
+  }
 });
