@@ -42,7 +42,7 @@ describe('slim bench interrupted', () => {
     const before = await snapshot();
     const slimTmp = await tempDir('bench-sigterm');
     try {
-      const child = spawn(process.execPath, [CLI, 'bench', NODE_EXPRESS, '--record', join(REPO, 'fixtures/node-express/recording.json'), '--rounds', '2'], {
+      const child = spawn(process.execPath, [CLI, '--verbose', 'bench', NODE_EXPRESS, '--record', join(REPO, 'fixtures/node-express/recording.json'), '--rounds', '2'], {
         env: { ...process.env, SLIM_TMPDIR: slimTmp.path },
         stdio: ['ignore', 'ignore', 'pipe'],
       });
