@@ -47,9 +47,7 @@ for (const name of fixtures) {
   const v1 = `slim-fixture/${name}:v1`;
   const v2 = `slim-fixture/${name}:v2`;
   const hasV2 = (await $`docker image inspect ${v2}`.nothrow()).exitCode === 0;
-  const seccompFile = path.join(os.tmpdir(), `results-${name}-seccomp.json`);
-  const build1 = await timed(['build', v1, '--record', recording, '--tag', `slim-bench/${name}:v1-slim`, '--seccomp-out', seccompFile, '--json']);
-  await fs.remove(seccompFile);
+  const build1 = await timed(['build', v1, '--record', recording, '--tag', `slim-bench/${name}:v1-slim`, '--json']);
   const b1 = build1.json;
   let reuse = 'no v2';
   if (hasV2) {
@@ -62,7 +60,7 @@ for (const name of fixtures) {
     }
   }
   const surface = (s) => `${s.shells.length} / ${s.packageManagers.length} / ${s.setuid.length + s.setgid.length} / ${s.executables}`;
-  surfaceRows.push(`| ${name} | ${surface(b1.attackSurface.original)} | ${surface(b1.attackSurface.slim)} | ${b1.seccomp.syscalls} |`);
+  surfaceRows.push(`| ${name} | ${surface(b1.attackSurface.original)} | ${surface(b1.attackSurface.slim)} |`);
   rows.push(
     `| ${name} | ${mb(b1.original.visibleBytes)} | ${mb(b1.original.compressedBytes)} | ${mb(b1.tracedFloorBytes)} | ${mb(b1.slim.fileBytes)} | ${mb(b1.slim.compressedBytes)} | ` +
       `${b1.floorRatio.toFixed(3)} | ${((b1.slim.compressedBytes / b1.original.compressedBytes) * 100).toFixed(1)}% | ${b1.verification.ok ? `yes (${b1.verification.requests})` : 'NO'} | ${reuse} | ` +
@@ -95,7 +93,7 @@ const text = [
   '- **slim**: the file bytes of the image `slim build` writes (traced files plus the static closure); **slim / floor** is their ratio.',
   '- **verified**: the recording replayed against original and slim gave identical answers (requests compared).',
   '- **v2 reuse**: building v2 (a one-line code change) after v1: which slim layers kept their digests, and what is new.',
-  '- **slim time**: wall time of `slim build --seccomp-out` (docker save, reading, tracing every syscall, writing, loading, verifying under the profile), and peak memory.',
+  '- **slim time**: wall time of `slim build` (docker save, reading, tracing, writing, loading, verifying), and peak memory.',
   '',
   '| fixture | original | original compressed | traced floor | slim | slim compressed | slim / floor | compressed slim / original | verified | v2 reuse | slim time, peak RSS |',
   '|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|',
@@ -110,13 +108,12 @@ const text = [
   '|---|---:|---:|---:|---:|---:|',
   ...benchRows,
   '',
-  '## Attack surface and seccomp profile',
+  '## Attack surface',
   '',
-  'Shells / package managers / setuid and setgid binaries / executables, original and slim (see the README\'s "Attack surface");',
-  'syscalls = names the `--seccomp-out` profile allows (Docker\'s default allows about 300); the verification above ran the slim image under it.',
+  'Shells / package managers / setuid and setgid binaries / executables, original and slim (see the README\'s "Attack surface").',
   '',
-  '| fixture | original | slim | syscalls |',
-  '|---|---:|---:|---:|',
+  '| fixture | original | slim |',
+  '|---|---:|---:|',
   ...surfaceRows,
   '',
   '## Slim layers, v1 and v2',
