@@ -64,3 +64,10 @@ export function writeFailure(err: unknown, what: string): unknown {
   if (!code || !(code in WRITE_ERRORS)) return err;
   return new SlimError(`cannot write ${what}: ${WRITE_ERRORS[code]} (${code})`, code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR' ? ExitCode.usage : ExitCode.runtime);
 }
+
+/** A full or unwritable temporary disk as one line saying where, with what to do about it. */
+export function spoolFailure(err: unknown, what: string): unknown {
+  const failure = writeFailure(err, what);
+  if (!(failure instanceof SlimError)) return failure;
+  return new SlimError(failure.message, failure.exitCode, 'slim needs free space there as large as the image: free some, or point SLIM_TMPDIR at a larger disk');
+}

@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { makeTempDir } from '../cleanup.js';
 import { engineUnreachableError, isEngineUnreachable, requireEngine } from '../docker/engine.js';
-import { inputError, SlimError, writeFailure } from '../errors.js';
+import { inputError, SlimError, spoolFailure } from '../errors.js';
 import { TarArchiveFiles } from './archive-files.js';
 import { readDockerArchive } from './docker-archive.js';
 import type { Image } from './types.js';
@@ -51,11 +51,4 @@ export async function readFromDaemon(reference: string): Promise<Image> {
     await temp.remove();
     throw err;
   }
-}
-
-/** A full or unwritable temporary disk as one line saying where, with what to do about it. */
-export function spoolFailure(err: unknown, what: string): unknown {
-  const failure = writeFailure(err, what);
-  if (!(failure instanceof SlimError)) return failure;
-  return new SlimError(failure.message, failure.exitCode, 'slim needs free space there as large as the image: free some, or point SLIM_TMPDIR at a larger disk');
 }

@@ -46,32 +46,26 @@ export const WHITEOUT_PREFIX = '.wh.';
 export const OPAQUE_MARKER = '.wh..wh..opq';
 
 /**
- * Normalises a tar path as Docker does (lexically: `./a//b/../c/` → `a/c`, a leading `/` dropped);
- * undefined for the root itself or for a path that climbs out of the root (see `climbsOutOfRoot`).
+ * A tar path normalised as Docker does (lexically: `./a//b/../c/` → `a/c`, a leading `/` dropped), in
+ * one pass: `path` is undefined for the root itself and for a path whose `..` components climb above
+ * the root, which Docker refuses ("breakout") and `escapes` marks.
  */
-export function normalizeEntryPath(name: string): string | undefined {
+export function resolveEntryPath(name: string): { path: string | undefined; escapes: boolean } {
   const parts: string[] = [];
   for (const part of name.split('/')) {
     if (part === '' || part === '.') continue;
-    if (part === '..') {
-      if (parts.length === 0) return undefined;
-      parts.pop();
-    } else {
-      parts.push(part);
-    }
+    if (part !== '..') parts.push(part);
+    else if (parts.pop() === undefined) return { path: undefined, escapes: true };
   }
-  return parts.length ? parts.join('/') : undefined;
+  return { path: parts.length ? parts.join('/') : undefined, escapes: false };
 }
 
-/** A tar path whose `..` components climb above the root: Docker refuses such a layer ("breakout"). */
+export function normalizeEntryPath(name: string): string | undefined {
+  return resolveEntryPath(name).path;
+}
+
 export function climbsOutOfRoot(name: string): boolean {
-  let depth = 0;
-  for (const part of name.split('/')) {
-    if (part === '' || part === '.') continue;
-    depth += part === '..' ? -1 : 1;
-    if (depth < 0) return true;
-  }
-  return false;
+  return resolveEntryPath(name).escapes;
 }
 
 /** A layer Docker would refuse to unpack: an entry or a hardlink target escapes the root. */
@@ -155,11 +149,11 @@ async function readEntries(extract: tar.Extract, listing: LayerListing, where: s
     const header = tarEntry.header;
     const entry = tarEntry as unknown as AsyncIterable<Buffer>;
     const name = entryName(header);
-    if (climbsOutOfRoot(name)) {
+    const { path, escapes } = resolveEntryPath(name);
+    if (escapes) {
       extract.destroy();
       throw escapingEntry(where, `entry ${JSON.stringify(name)}`);
     }
-    const path = normalizeEntryPath(name);
     const type = TYPE_MAP[header.type ?? 'file'];
     if (path === undefined || type === undefined) {
       if (path !== undefined) listing.problems.push(`entry ${JSON.stringify(name)} has unsupported type ${header.type}; ignored`);
@@ -191,9 +185,9 @@ async function readEntries(extract: tar.Extract, listing: LayerListing, where: s
     if (type === 'symlink') record.linkTarget = entryLinkName(header);
     if (type === 'hardlink') {
       const linkName = entryLinkName(header);
-      const target = normalizeEntryPath(linkName);
+      const { path: target, escapes: targetEscapes } = resolveEntryPath(linkName);
       if (target === undefined) {
-        if (climbsOutOfRoot(linkName)) {
+        if (targetEscapes) {
           extract.destroy();
           throw escapingEntry(where, `hardlink ${JSON.stringify(name)} → ${JSON.stringify(linkName)}`);
         }

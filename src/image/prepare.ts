@@ -1,6 +1,6 @@
 import { makeTempDir } from '../cleanup.js';
 import { readLayerListings } from '../analyze/read-layers.js';
-import { spoolFailure } from './daemon-source.js';
+import { spoolFailure } from '../errors.js';
 import { FileIndex } from './file-index.js';
 import type { LayerListing } from './layer-listing.js';
 import { openImage } from './open-image.js';
