@@ -1,4 +1,4 @@
-import picomatch from 'picomatch';
+import { globMatcher } from '../glob.js';
 import type { ImageFs } from '../image/image-fs.js';
 import { normalizePath } from '../image/resolve-path.js';
 import { elfClosure } from './elf-closure.js';
@@ -143,7 +143,7 @@ export async function computeKeepSet(input: ClosureInput): Promise<ClosureResult
   for (const hit of systemFileRules(fs)) keepResolved(hit.path, 'rule');
   for (const hit of timezoneRules(fs, env)) keepResolved(hit.path, 'rule', { from: hit.from });
   for (const pattern of input.include ?? []) {
-    const matches = picomatch(pattern, { dot: true });
+    const matches = globMatcher(pattern);
     let count = 0;
     for (const path of input.allPaths) {
       if (matches(path)) {
@@ -166,7 +166,7 @@ export async function computeKeepSet(input: ClosureInput): Promise<ClosureResult
   for (const hit of pythonRules(fs, keep.paths())) keepResolved(hit.path, 'rule', { from: hit.from });
 
   for (const pattern of input.exclude ?? []) {
-    const matches = picomatch(pattern, { dot: true });
+    const matches = globMatcher(pattern);
     for (const path of keep.paths()) if (matches(path)) keep.delete(path);
   }
   return { keep, missingLibraries: elf.missing, warnings };

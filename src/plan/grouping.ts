@@ -1,4 +1,4 @@
-import picomatch from 'picomatch';
+import { globMatcher } from '../glob.js';
 import type { FileRecord } from '../image/file-index.js';
 
 export const LAYER_GROUPS = ['system', 'deps', 'app'] as const;
@@ -49,7 +49,7 @@ export function parseGroupOverride(text: string): GroupOverride | undefined {
  * directory and everything outside the system directories is the application.
  */
 export function grouper(options: GroupingOptions): (path: string, record: FileRecord) => GroupDecision {
-  const overrides = options.overrides.map((o) => ({ ...o, matches: picomatch(o.glob, { dot: true }) }));
+  const overrides = options.overrides.map((o) => ({ ...o, matches: globMatcher(o.glob) }));
   const workingDir = options.workingDir.replace(/\/+$/, '');
   return (path, record) => {
     for (const o of overrides) if (o.matches(path)) return { group: o.group, rule: `--group ${o.glob}=${o.group}` };
