@@ -5,7 +5,7 @@ import { attackSurface, type AttackSurfaceChange } from '../analyze/attack-surfa
 import { makeTempDir, onCleanup } from '../cleanup.js';
 import { requireEngine } from '../docker/engine.js';
 import { loadIntoEngine, removeIfUntagged, tagImage } from '../docker/load.js';
-import { SlimError, usageError, writeFailure } from '../errors.js';
+import { ExitCode, SlimError, usageError, writeFailure } from '../errors.js';
 import { assembleImage, writeDockerArchiveFile, writeOciLayout, type NewLayer } from '../image/image-writer.js';
 import { openLayerTar } from '../image/layer-decoder.js';
 import { gzipSize, writeLayer, type TarEntrySpec } from '../image/layer-writer.js';
@@ -190,12 +190,19 @@ export async function buildSlimImage(reference: string, options: BuildOptions, l
       log('verifying: replaying the recording against the original and the slim image');
       verification = await verifyImages(image.id, slimId, recording, { slimSeccomp: seccomp && JSON.stringify(seccomp.profile) });
       if (!verification.ok) {
+        // the image or the profile: without the profile, does the slim image answer like the original?
+        const profileOnly = seccomp !== undefined && (await verifyImages(image.id, slimId, recording)).ok;
         const removed = await removeIfUntagged(slimId);
         await compressing.catch(() => undefined);
-        throw new SlimError(
-          `verification failed: the slim image answers differently from the original\n${verification.report}` +
-            (removed ? 'the slim image was removed and no tag was created' : `no tag was created (image ${slimId} is kept: other tags point at it)`),
-        );
+        const kept = removed ? 'the slim image was removed and no tag was created' : `no tag was created (image ${slimId} is kept: other tags point at it)`;
+        if (profileOnly) {
+          throw new SlimError(
+            `verification failed under the seccomp profile only: without it the slim image answers as the original does, so the run needed a syscall the traced run did not make\n${verification.report}${kept}, and no profile was written`,
+            ExitCode.runtime,
+            'build again (a syscall made only on some runs may show in the next trace), or build without --seccomp-out',
+          );
+        }
+        throw new SlimError(`verification failed: the slim image answers differently from the original\n${verification.report}${kept}`);
       }
     }
     if (tag) await retag(slimId, tag);

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { readFile } from 'node:fs/promises';
+import { after, before, describe, test } from 'node:test';
 import type { BuildReport } from '../../src/commands/build.js';
-import { engineOrSkip, imageIdentity, REPO, requireFixture, run, slim } from './support.js';
+import type { SeccompProfile } from '../../src/security/seccomp.js';
+import { engineOrSkip, imageIdentity, REPO, requireFixture, run, slim, tempDir } from './support.js';
 
 // node-express is covered in depth by build.test.ts; every other fixture gets the same contract here
 const FIXTURES = readdirSync(join(REPO, 'fixtures'), { withFileTypes: true })
@@ -13,8 +15,13 @@ const FIXTURES = readdirSync(join(REPO, 'fixtures'), { withFileTypes: true })
 
 describe('every fixture is slimmed and verified', () => {
   const tags: string[] = [];
+  let work: { path: string; remove(): Promise<void> } | undefined;
+  before(async () => {
+    work = await tempDir('fixtures');
+  });
   after(async () => {
     for (const tag of tags) await run('docker', ['rmi', tag]).catch(() => undefined);
+    await work?.remove();
   });
 
   for (const name of FIXTURES) {
@@ -28,7 +35,10 @@ describe('every fixture is slimmed and verified', () => {
         const tag = `slim-test/${name}:${version}-slim`;
         tags.push(tag);
         const identity = await imageIdentity(`slim-fixture/${name}:${version}`);
-        const result = await slim(['build', `slim-fixture/${name}:${version}`, '--record', recording, '--tag', tag, '--json']);
+        // v1 is verified under its own seccomp profile: each fixture's runtime (Python, ffmpeg, numpy...) must run under it
+        const seccompFile = version === 'v1' ? join(work!.path, `${name}-seccomp.json`) : undefined;
+        const seccomp = seccompFile ? ['--seccomp-out', seccompFile] : [];
+        const result = await slim(['build', `slim-fixture/${name}:${version}`, '--record', recording, '--tag', tag, '--json', ...seccomp]);
         assert.equal(result.code, 0, result.stderr);
         assert.equal(await imageIdentity(`slim-fixture/${name}:${version}`), identity, 'the original is unchanged');
         const report = JSON.parse(result.stdout) as BuildReport;
@@ -40,6 +50,13 @@ describe('every fixture is slimmed and verified', () => {
         const order = report.slim.layers.map((l) => l.group);
         assert.deepEqual(order, ['system', 'deps', 'app'].filter((g) => order.includes(g as 'system')), 'layers are system → deps → app');
         assert.equal(order.at(-1), 'app');
+        if (seccompFile) {
+          const names = (JSON.parse(await readFile(seccompFile, 'utf8')) as SeccompProfile).syscalls[0]!.names;
+          assert.deepEqual(report.seccomp, { file: seccompFile, syscalls: names.length });
+          assert.ok(names.length < 150, `${names.length} syscalls allowed`);
+          t.diagnostic(`${name}: the seccomp profile allows ${names.length} syscalls`);
+          for (const denied of ['mount', 'ptrace', 'bpf', 'unshare', 'setns', 'kexec_load']) assert.ok(!names.includes(denied), `${denied} is not allowed`);
+        }
         const surface = report.attackSurface;
         assert.ok(surface.original.packageManagers.length > 0 && surface.original.setuid.length > 0, 'the original has apt and setuid binaries');
         assert.deepEqual([surface.slim.packageManagers, surface.slim.setuid], [[], []], 'the slim image has neither');

@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import type { BuildReport } from '../../src/commands/build.js';
 import { freePort } from '../../src/docker/function-container.js';
 import { BASELINE_SYSCALLS, type SeccompProfile } from '../../src/security/seccomp.js';
+import { loadDerivedImage, rawTar } from '../helpers/crafted-images.js';
 import { engineOrSkip, imageId, NODE_EXPRESS, REPO, requireFixture, run, slim, tempDir } from './support.js';
 
 const RECORDING = join(REPO, 'fixtures/node-express/recording.json');
@@ -161,5 +162,71 @@ describe('slim build --seccomp-out on node-express', () => {
     assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
     assert.match(result.stderr, /cannot write the seccomp profile .*no-such-dir/);
     await assert.rejects(imageId('slim-test/seccomp:never'));
+  });
+});
+
+/**
+ * Replaces node-express's server with one that makes a syscall (getpriority) only when nobody traces
+ * it: the traced run never makes it, so the profile lacks it, as with a syscall made only on some runs.
+ */
+const UNTRACED_ONLY_SERVER = `
+const http = require('http');
+const os = require('os');
+const traced = !/^TracerPid:\\s+0$/m.test(require('fs').readFileSync('/proc/self/status', 'utf8'));
+http.createServer((req, res) => {
+  try {
+    const priority = req.url === '/priority' && !traced ? os.getPriority() : 0;
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ priority }));
+  } catch (e) {
+    res.writeHead(500);
+    res.end(String(e.info ? e.info.code : e.code));
+  }
+}).listen(Number(process.env.PORT || 9000));
+`;
+
+describe('slim build --seccomp-out when the run needs a syscall the traced run did not make', () => {
+  const ORIGINAL = 'slim-test/seccomp-untraced:v1';
+  const SLIM = 'slim-test/seccomp-untraced:v1-slim';
+  let work: { path: string; remove(): Promise<void> };
+  let ready = false;
+
+  before(async (t) => {
+    ready = await engineOrSkip(t as unknown as { skip(m: string): void });
+    if (!ready) return;
+    await requireFixture(NODE_EXPRESS);
+    work = await tempDir('seccomp-untraced');
+  });
+  after(async () => {
+    for (const tag of [SLIM, ORIGINAL]) await run('docker', ['rmi', tag]).catch(() => undefined);
+    await work?.remove();
+  });
+
+  test('fails as a profile failure (the slim image verifies without it): exit 1, no tag, no profile', async (t) => {
+    if (!ready) return t.skip('no engine');
+    const layer = rawTar([{ name: 'app/server.js', content: UNTRACED_ONLY_SERVER, mode: 0o644 }]);
+    const originalId = await loadDerivedImage(work.path, NODE_EXPRESS, layer, ORIGINAL);
+    const recording = join(work.path, 'recording.json');
+    await writeFile(
+      recording,
+      JSON.stringify({
+        version: 1,
+        port: 9000,
+        portEnv: ['PORT'],
+        readiness: { http: '/health', timeoutMs: 60000 },
+        steps: [{ request: { method: 'GET', path: '/priority', expectStatus: 200 } }],
+      }),
+    );
+    const profileFile = join(work.path, 'seccomp.json');
+    const result = await slim(['build', ORIGINAL, '--record', recording, '--tag', SLIM, '--seccomp-out', profileFile]);
+    assert.equal(result.code, 1, result.stdout + result.stderr);
+    assert.match(result.stderr, /^slim: verification failed under the seccomp profile only: without it the slim image answers as the original does/m);
+    assert.match(result.stderr, /status: 200 \(original\) ≠ 500 \(slim\)/);
+    assert.match(result.stderr, /EPERM/);
+    assert.match(result.stderr, /build again/);
+    assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+    await assert.rejects(imageId(SLIM), 'no slim tag');
+    await assert.rejects(readFile(profileFile), 'no profile written');
+    assert.equal(await imageId(ORIGINAL), originalId, 'the original is untouched');
   });
 });
