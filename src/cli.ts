@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { runAllCleanups, sweepOrphanTempDirs, takeInterrupt } from './cleanup.js';
+import { printableText } from './report/printable.js';
 import { analyzeImage, renderAnalysis, type OutputFormat } from './commands/analyze.js';
 import { renderBenchMarkdown, renderBenchText } from './bench/bench-report.js';
 import { parseThreshold } from './bench/thresholds.js';
@@ -56,9 +57,14 @@ interface BuildFlags {
 
 let verbose = false;
 
+/** A report on stdout; text and Markdown show the image's names with their control characters escaped (JSON escapes its own). */
+function writeReport(text: string, format: string): void {
+  process.stdout.write(format === 'json' ? text : printableText(text));
+}
+
 /** Step lines on stderr when it is a terminal (or with --verbose); quiet in CI logs and pipes. */
 function progressLog(line: string): void {
-  if (verbose || (process.stderr.isTTY && !process.env.CI)) process.stderr.write(`slim: ${line}\n`);
+  if (verbose || (process.stderr.isTTY && !process.env.CI)) process.stderr.write(`slim: ${printableText(line)}\n`);
 }
 
 interface RecordFlags {
@@ -122,7 +128,7 @@ function buildProgram(): Command {
         ? { recordingFile: options.record, profileOut: options.profileOut, include: options.include, exclude: options.exclude, includeExe: options.includeExe }
         : undefined;
       const analysis = await analyzeImage(image, { top: options.top, depth: options.depth }, trace);
-      process.stdout.write(renderAnalysis(analysis, formatOf(options)));
+      writeReport(renderAnalysis(analysis, formatOf(options)), formatOf(options));
     });
 
   program
@@ -166,7 +172,7 @@ function buildProgram(): Command {
         progressLog,
       );
       const format = formatOf(options);
-      process.stdout.write(format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : format === 'markdown' ? renderBuildMarkdown(report) : renderBuildText(report));
+      writeReport(format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : format === 'markdown' ? renderBuildMarkdown(report) : renderBuildText(report), format);
     });
 
   program
@@ -183,7 +189,7 @@ function buildProgram(): Command {
         const requests = result.requests.map((r) => ({ name: r.request.name, differences: r.differences, originalMs: r.originalMs, slimMs: r.slimMs }));
         process.stdout.write(`${JSON.stringify({ ok: result.ok, slimFailure: result.slimFailure ?? null, requests }, null, 2)}\n`);
       } else {
-        process.stdout.write(result.report);
+        writeReport(result.report, 'table');
       }
       if (!result.ok) throw new SlimError(result.slimFailure ? 'verification failed: the slim image could not be replayed' : 'verification failed: the slim image answers differently');
     });
@@ -215,7 +221,7 @@ function buildProgram(): Command {
         log: progressLog,
       });
       const format = formatOf(options);
-      process.stdout.write(format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : format === 'markdown' ? renderBenchMarkdown(report) : renderBenchText(report));
+      writeReport(format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : format === 'markdown' ? renderBenchMarkdown(report) : renderBenchText(report), format);
       const failed = report.thresholds.filter((t) => t.failed);
       if (failed.length) throw new SlimError(`${failed.length} --fail-if rule${failed.length > 1 ? 's' : ''} failed: ${failed.map((t) => t.threshold.text).join(', ')}`);
     });
@@ -240,7 +246,7 @@ function buildProgram(): Command {
         portEnv: options.portEnv.split(',').map((s) => s.trim()).filter(Boolean),
         readyPath: options.readyPath,
         readyTimeoutMs: options.readyTimeout * 1000,
-        log: (line) => process.stderr.write(`slim: ${line}\n`),
+        log: (line) => process.stderr.write(`slim: ${printableText(line)}\n`),
       });
       process.stderr.write(`slim: wrote ${result.requests} requests to ${result.file}\n`);
     });
@@ -250,13 +256,13 @@ function buildProgram(): Command {
 
 function report(err: unknown): number {
   if (err instanceof SlimError) {
-    process.stderr.write(`slim: ${err.message}\n`);
-    if (err.hint) process.stderr.write(`      ${err.hint}\n`);
+    process.stderr.write(`slim: ${printableText(err.message)}\n`);
+    if (err.hint) process.stderr.write(`      ${printableText(err.hint)}\n`);
     return err.exitCode;
   }
   if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : ExitCode.usage;
   const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`slim: unexpected error: ${message}\n`);
+  process.stderr.write(`slim: unexpected error: ${printableText(message)}\n`);
   if (process.env.SLIM_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
   return ExitCode.runtime;
 }

@@ -1,3 +1,5 @@
+import { printableCell } from './printable.js';
+
 export type Align = 'left' | 'right';
 
 export interface Column {
@@ -14,7 +16,7 @@ function fit(text: string, width: number | undefined): string {
 
 /** A plain aligned text table for terminals and logs. */
 export function textTable(columns: Column[], rows: string[][]): string {
-  const cells = rows.map((row) => row.map((cell, i) => fit(cell.replace(/\s+/g, ' '), columns[i]?.maxWidth)));
+  const cells = rows.map((row) => row.map((cell, i) => fit(printableCell(cell), columns[i]?.maxWidth)));
   const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((r) => r[i]?.length ?? 0)));
   const line = (row: string[]) =>
     row
@@ -24,8 +26,9 @@ export function textTable(columns: Column[], rows: string[][]): string {
   return [line(columns.map((c) => c.header)), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
 }
 
+/** A cell's text as Markdown shows it: no control characters, and no `|` or HTML tag to break the table. */
 function escapeMarkdown(text: string): string {
-  return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+  return printableCell(text).replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 /** A GitHub-flavoured Markdown table. */

@@ -206,6 +206,8 @@ export async function layerArchive(dir: string, name: string, layer: Buffer, con
 /** Names of the hostile-but-legal entries `hostileLayer` writes, for assertions. */
 export const HOSTILE = {
   newlineName: 'hostile/new\nline.txt',
+  /** sets the terminal's title and clears the screen when printed raw */
+  terminalEscapeName: 'hostile/\x1b]0;owned\x07\x1b[2Jescape.txt',
   invalidUtf8Name: Buffer.concat([Buffer.from('hostile-names/bad-'), Buffer.from([0xff, 0xfe]), Buffer.from('.txt')]),
   /** how slim shows the invalid UTF-8 name: each byte that is not UTF-8 as \xNN */
   invalidUtf8Shown: 'hostile-names/bad-\\xff\\xfe.txt',

@@ -161,6 +161,7 @@ describe('bad inputs: one clear line, a documented exit code, nothing left behin
       rawTar([
         { name: 'names/', type: 'dir' },
         { name: HOSTILE.newlineName, content: Buffer.alloc(3000, 0x6e) },
+        { name: HOSTILE.terminalEscapeName, content: Buffer.alloc(2500, 0x65) },
         { name: HOSTILE.invalidUtf8Name, content: Buffer.alloc(2000, 0x62) },
         { name: 'names/pax-placeholder', content: Buffer.alloc(1000, 0x70), pax: { path: HOSTILE.paxInvalidUtf8Name } },
       ]),
@@ -442,15 +443,19 @@ describe('bad inputs: one clear line, a documented exit code, nothing left behin
     );
   });
 
-  test('a name with a newline: valid JSON keeps it (escaped by JSON), the table shows it on one line', async (t) => {
+  test('names with a newline or terminal escapes: JSON keeps them, the table and Markdown show them escaped on one line', async (t) => {
     if (!ready) return t.skip('no engine');
     const analysis = await analyzeJson(namesArchive);
-    assert.equal(analysis.largest.files[0]!.path, `/${HOSTILE.newlineName}`);
-    const table = await slimRun(['analyze', namesArchive, '--top', '3']);
-    assert.equal(table.code, 0, table.stderr);
-    const rows = table.stdout.split('\n').filter((line) => line.includes('hostile/new'));
-    assert.ok(rows.length >= 1 && rows.every((line) => /hostile\/new line\.txt/.test(line)), rows.join('\n'));
-    assert.ok(!table.stdout.includes('new\nline'), 'no table row is broken by the newline');
+    const paths = analysis.largest.files.map((f) => f.path);
+    assert.deepEqual(paths.slice(0, 2), [`/${HOSTILE.newlineName}`, `/${HOSTILE.terminalEscapeName}`]);
+    for (const format of ['table', 'markdown']) {
+      const output = await slimRun(['analyze', namesArchive, '--top', '4', '--format', format]);
+      assert.equal(output.code, 0, output.stderr);
+      assert.ok(output.stdout.includes('hostile/new\\x0aline.txt'), `${format}: the newline shows as \\x0a`);
+      assert.ok(output.stdout.includes('hostile/\\x1b]0;owned\\x07\\x1b[2Jescape.txt'), `${format}: the escape sequences show as text`);
+      assert.ok(!/[\x00-\x08\x0b-\x1f\x7f]/.test(output.stdout), `${format}: no control character reaches the terminal`);
+      assert.ok(!output.stdout.includes('new\nline'), `${format}: no row is broken by the newline`);
+    }
   });
 
   test('names that are not UTF-8 (raw bytes and a pax path): shown with \\xNN escapes, JSON stays valid', async (t) => {
