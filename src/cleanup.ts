@@ -2,6 +2,9 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { environmentError } from './errors.js';
+import { processAlive, releaseDirectory } from './host-processes.js';
+
+export { processAlive };
 
 type Cleanup = () => Promise<void> | void;
 
@@ -42,27 +45,22 @@ function tempBase(): string {
   return process.env.SLIM_TMPDIR ?? tmpdir();
 }
 
-/** True while a process with this ID exists (on this host). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Temporary directories carry their owner's process ID, so a later run can remove those of a killed one. */
 const TEMP_DIR_NAME = /^slim-[a-z-]+-pid(\d+)-[A-Za-z0-9]{6}$/;
 
-/** Removes the temporary directories of slim processes that no longer run (killed with SIGKILL, power loss). */
-export async function sweepOrphanTempDirs(): Promise<number> {
+/**
+ * Removes the temporary directories of slim processes that no longer run (killed with SIGKILL, power
+ * loss), after stopping what those started there and still runs (a bench's dockerd and registry).
+ */
+export async function sweepOrphanTempDirs(notice: (line: string) => void = () => undefined): Promise<number> {
   const base = tempBase();
   const names = await readdir(base).catch(() => [] as string[]);
   let removed = 0;
   for (const name of names) {
     const pid = Number(TEMP_DIR_NAME.exec(name)?.[1]);
     if (!pid || pid === process.pid || processAlive(pid)) continue;
+    const stopped = await releaseDirectory(join(base, name));
+    if (stopped.length > 0) notice(`stopped ${stopped.join(', ')} left running by a killed slim (pid ${pid}) in ${join(base, name)}`);
     await rm(join(base, name), { recursive: true, force: true }).then(
       () => (removed += 1),
       () => undefined,

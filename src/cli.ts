@@ -294,7 +294,7 @@ async function main(argv: string[]): Promise<number> {
     stop(err.code === 'EPIPE' ? ExitCode.ok : ExitCode.runtime);
   });
   try {
-    await sweepOrphanTempDirs();
+    await sweepOrphanTempDirs((line) => process.stderr.write(`slim: ${printableText(line)}\n`));
     await buildProgram().parseAsync(argv);
     return ExitCode.ok;
   } catch (err) {

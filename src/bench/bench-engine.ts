@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { makeTempDir, onCleanup } from '../cleanup.js';
 import { environmentError, errorMessage, SlimError } from '../errors.js';
+import { unmountUnder } from '../host-processes.js';
 import { fetchManifestLayers, terminate } from './registry.js';
 
 const exec = promisify(execFile);
@@ -60,18 +61,6 @@ function ping(socketPath: string): Promise<boolean> {
   });
 }
 
-/** Mount points at or below `dir`, deepest first (mountinfo escapes blanks as octal). */
-async function mountsUnder(dir: string): Promise<string[]> {
-  const info = await readFile('/proc/self/mountinfo', 'utf8');
-  const points = info
-    .split('\n')
-    .map((line) => line.split(' ')[4])
-    .filter((p): p is string => !!p)
-    .map((p) => p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
-    .filter((p) => p === dir || p.startsWith(`${dir}/`));
-  return [...new Set(points)].sort((a, b) => b.length - a.length);
-}
-
 /** Chain IDs of the image's layers: the names of the directories dockerd's layer store keeps them under. */
 function chainIds(diffIds: string[]): string[] {
   const chain: string[] = [];
@@ -86,7 +75,7 @@ function chainIds(diffIds: string[]): string[] {
  * dockerd 20.10 keeps pulled manifests and configs in the shared containerd, under leases in its namespace, and
  * leaves them there when it stops; containerd deletes only an empty namespace. Best effort: ctr may be missing.
  */
-async function removeContainerdNamespace(ns: string): Promise<void> {
+export async function removeContainerdNamespace(ns: string): Promise<void> {
   const ctr = (...args: string[]) => exec('ctr', ['-n', ns, ...args]);
   const list = async (kind: string) => (await ctr(kind, 'ls', '-q').catch(() => ({ stdout: '' }))).stdout.split(/\s+/).filter(Boolean);
   for (const id of await list('containers')) {
@@ -146,9 +135,7 @@ export async function startBenchEngine(): Promise<BenchEngine> {
       await Promise.all(containers.map((c) => docker!.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined)));
     }
     if (child) await terminate(child, 10_000);
-    for (const point of await mountsUnder(dir.path)) {
-      await exec('umount', ['-R', point]).catch(() => exec('umount', ['-l', point]).catch(() => undefined));
-    }
+    await unmountUnder(dir.path);
     for (const ns of [namespace, `${namespace}-plugins`]) await removeContainerdNamespace(ns);
     await dir.remove();
   });

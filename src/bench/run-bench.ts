@@ -1,5 +1,6 @@
 import type { Recording } from '../recording/types.js';
 import { startBenchEngine, type BenchEngine } from './bench-engine.js';
+import { sweepBenchOrphans } from './bench-orphans.js';
 import { metricsOf, type BenchReport, type ImageBench, type Role } from './bench-report.js';
 import { timeFirstRequest } from './first-request.js';
 import { connectRegistry, startRegistry, type PushedImage, type Registry } from './registry.js';
@@ -46,6 +47,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   let registry: Registry | undefined;
   let engine: BenchEngine | undefined;
   try {
+    await sweepBenchOrphans();
     if (options.bandwidth) {
       options.log(`shaping the registry link to ${options.bandwidth}`);
       link = await createShapedLink({ rate: options.bandwidth });

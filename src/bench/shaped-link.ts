@@ -37,6 +37,14 @@ async function freeSubnet(): Promise<number> {
 }
 
 /**
+ * Names of a link's parts. The namespace carries slim's pid, so a later bench can remove the link of a
+ * killed one; interface names allow 15 characters, so the veths carry only the id.
+ */
+export function linkNames(id: string): { netns: string; hostVeth: string; nsVeth: string } {
+  return { netns: `slim-bench-${process.pid}-${id}`, hostVeth: `sb-${id}-h`, nsVeth: `sb-${id}-n` };
+}
+
+/**
  * A network namespace joined to the host by a veth pair whose namespace end sends at most `rate`:
  * a registry listening on nsAddress serves pulls at that bandwidth (egress from the namespace is the download).
  */
@@ -44,9 +52,7 @@ export async function createShapedLink(options: { rate: string }): Promise<Shape
   const { rate } = options;
   if (!RATE_PATTERN.test(rate)) throw usageError(`invalid bandwidth ${JSON.stringify(rate)}`, 'give a tc rate such as 200mbit, 50mbit or 1gbit');
   const id = randomBytes(2).toString('hex');
-  const netns = `slim-bench-${id}`; // 15 characters
-  const hostVeth = `sb-${id}-h`;
-  const nsVeth = `sb-${id}-n`;
+  const { netns, hostVeth, nsVeth } = linkNames(id);
   const x = await freeSubnet();
   const hostAddress = `198.18.${x}.1`;
   const nsAddress = `198.18.${x}.2`;

@@ -121,8 +121,8 @@ describe('bench infrastructure: a throwaway engine, a registry, a shaped link', 
     traces.netns = link.netns;
     const id = link.netns.slice(-4);
     traces.veths = [`sb-${id}-h`, `sb-${id}-n`];
-    assert.match(link.netns, /^slim-bench-[0-9a-f]{4}$/);
-    assert.ok(link.netns.length <= 15);
+    assert.match(link.netns, new RegExp(`^slim-bench-${process.pid}-[0-9a-f]{4}$`));
+    for (const veth of traces.veths) assert.ok(veth.length <= 15, `${veth} fits IFNAMSIZ`);
     assert.match(link.nsAddress, /^198\.18\.\d+\.2$/);
     assert.ok((await run('ip', ['netns', 'list'])).stdout.includes(link.netns));
 

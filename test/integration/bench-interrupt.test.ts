@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { CLI, engineOrSkip, imageId, listDir, NODE_EXPRESS, REPO, requireFixture, run, tempDir } from './support.js';
+import { CLI, engineOrSkip, imageId, listDir, NODE_EXPRESS, REPO, requireFixture, run, slim, tempDir } from './support.js';
 
 async function snapshot(): Promise<{ netns: string; dockerds: number; registries: number; containers: string }> {
   const netns = (await run('ip', ['netns', 'list'])).stdout.split('\n').filter((l) => l.startsWith('slim-bench')).join(',');
@@ -58,6 +58,51 @@ describe('slim bench interrupted', () => {
       assert.equal(await exited, 130, stderr);
       assert.match(stderr, /SIGTERM: cleaning up/);
       assert.deepEqual(await snapshot(), before);
+      assert.deepEqual(await listDir(slimTmp.path), []);
+      assert.equal(await imageId(NODE_EXPRESS), originalId);
+    } finally {
+      await slimTmp.remove();
+    }
+  });
+
+  test('after a SIGKILLed bench, the next bench stops its engine and registry, removes its namespaces and link, and works', async (t) => {
+    if (!(await engineOrSkip(t))) return;
+    const originalId = await requireFixture(NODE_EXPRESS);
+    const recording = join(REPO, 'fixtures/node-express/recording.json');
+    const before = await snapshot();
+    const links = async () => (await run('ip', ['-o', 'link'])).stdout.split('\n').filter((l) => /: sb-[0-9a-f]{4}-h[@:]/.test(l)).length;
+    const containerdNamespaces = async (pid: number) => (await run('ctr', ['namespaces', 'ls', '-q'])).stdout.split('\n').filter((n) => n.startsWith(`slim-bench-${pid}-`));
+    const linksBefore = await links();
+    const slimTmp = await tempDir('bench-sigkill');
+    try {
+      const env = { ...process.env, SLIM_TMPDIR: slimTmp.path };
+      const child = spawn(process.execPath, [CLI, 'bench', NODE_EXPRESS, '--record', recording, '--rounds', '1', '--bandwidth', '1gbit'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+      // until its engine runs a container: then it has made everything a kill can leave behind
+      const deadline = Date.now() + 180_000;
+      while ((await containerdNamespaces(child.pid!)).length === 0) {
+        assert.ok(Date.now() < deadline && child.exitCode === null, `the bench never ran a container in its engine: ${stderr}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      child.kill('SIGKILL');
+      assert.equal(await exited, 'SIGKILL');
+      const left = await snapshot();
+      assert.ok(left.dockerds > before.dockerds && left.registries > before.registries && left.netns.includes(`slim-bench-${child.pid}-`), `a SIGKILL leaves them running: ${JSON.stringify(left)}`);
+      assert.equal(await links(), linksBefore + 1, 'and the host end of its link');
+      assert.ok((await containerdNamespaces(child.pid!)).length > 0, 'and its engine\'s containerd namespace');
+      assert.ok((await listDir(slimTmp.path)).length > 0, 'and its temporary directories');
+
+      const second = await slim(['bench', NODE_EXPRESS, '--record', recording, '--rounds', '1', '--json'], env);
+      assert.equal(second.code, 0, second.stderr);
+      assert.match(second.stderr, new RegExp(`slim: stopped dockerd left running by a killed slim \\(pid ${child.pid}\\)`));
+      assert.match(second.stderr, new RegExp(`slim: stopped docker-registry left running by a killed slim \\(pid ${child.pid}\\)`));
+      const measured = (JSON.parse(second.stdout) as { images: { original?: { reference: string } } }).images;
+      assert.equal(measured.original?.reference, NODE_EXPRESS, 'the second bench measured the image');
+      assert.deepEqual(await snapshot(), before);
+      assert.equal(await links(), linksBefore);
+      assert.deepEqual(await containerdNamespaces(child.pid!), []);
       assert.deepEqual(await listDir(slimTmp.path), []);
       assert.equal(await imageId(NODE_EXPRESS), originalId);
     } finally {
