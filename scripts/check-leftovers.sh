@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run after the test suite: fails when anything of slim's is left on the machine (temporary containers,
-# untagged slim images, test tags, network namespaces, private engines or registries, temp dirs).
+# untagged slim images, test tags, network namespaces and veths, bench engines' containerd namespaces,
+# private engines or registries, temp dirs).
 set -uo pipefail
 
 found=0
@@ -16,6 +17,8 @@ report "temporary containers" "$(docker ps -a --filter label=slim.temporary --fo
 report "untagged images written by slim" "$(docker images -a --filter label=io.slim.version --format '{{.Repository}}:{{.Tag}} {{.ID}}' | grep '^<none>')"
 report "images tagged by tests" "$(docker images --format '{{.Repository}}:{{.Tag}}' | grep '^slim-test/')"
 report "network namespaces" "$(ip netns list 2>/dev/null | grep '^slim')"
+report "veth pairs of shaped links" "$(ip -o link 2>/dev/null | grep -o ' sb-[0-9a-f]*-h' )"
+report "containerd namespaces of bench engines" "$(ctr namespaces ls -q 2>/dev/null | grep '^slim-bench')"
 report "private engines and registries" "$(pgrep -af 'slim-bench-engine|slim-registry' | grep -v pgrep)"
 report "temporary directories" "$(find "${SLIM_TMPDIR:-/tmp}" -maxdepth 1 -name 'slim-*' 2>/dev/null)"
 
