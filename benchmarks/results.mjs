@@ -7,6 +7,7 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { $, fs, os, path } from 'zx';
+import { prepareFixtures } from './fixtures.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cli = path.join(repo, 'dist/src/cli.js');
@@ -17,14 +18,7 @@ const { values: flags, positionals: wanted } = parseArgs({
   allowPositionals: true,
   options: { rounds: { type: 'string', default: '5' }, bandwidth: { type: 'string' } },
 });
-const fixtures = (await fs.readdir(path.join(repo, 'fixtures'), { withFileTypes: true }))
-  .filter((d) => d.isDirectory() && fs.existsSync(path.join(repo, 'fixtures', d.name, 'recording.json')))
-  .map((d) => d.name)
-  .filter((name) => wanted.length === 0 || wanted.includes(name))
-  .sort();
-
-await $({ cwd: repo })`npm run --silent build`;
-await $({ cwd: repo })`node fixtures/build.mjs ${fixtures}`;
+const fixtures = await prepareFixtures(repo, wanted);
 
 const mb = (bytes) => (bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${(bytes / 1e3).toFixed(1)} kB`);
 const short = (digest) => digest.slice(7, 19);

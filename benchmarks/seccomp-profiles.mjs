@@ -7,6 +7,7 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { $, fs, os, path } from 'zx';
+import { prepareFixtures } from './fixtures.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cli = path.join(repo, 'dist/src/cli.js');
@@ -15,14 +16,7 @@ $.quiet = true;
 
 const { values: flags, positionals: wanted } = parseArgs({ allowPositionals: true, options: { builds: { type: 'string', default: '3' } } });
 const builds = Number(flags.builds);
-const fixtures = (await fs.readdir(path.join(repo, 'fixtures'), { withFileTypes: true }))
-  .filter((d) => d.isDirectory() && fs.existsSync(path.join(repo, 'fixtures', d.name, 'recording.json')))
-  .map((d) => d.name)
-  .filter((name) => wanted.length === 0 || wanted.includes(name))
-  .sort();
-
-await $({ cwd: repo })`npm run --silent build`;
-await $({ cwd: repo })`node fixtures/build.mjs ${fixtures}`;
+const fixtures = await prepareFixtures(repo, wanted);
 
 // what a function should never need; the profile allows a name only when the traced run made it
 const NEVER = ['mount', 'umount2', 'ptrace', 'bpf', 'kexec_load', 'init_module', 'unshare', 'setns', 'pivot_root', 'keyctl'];

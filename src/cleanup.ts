@@ -4,8 +4,6 @@ import { join } from 'node:path';
 import { environmentError } from './errors.js';
 import { processAlive, releaseDirectory } from './host-processes.js';
 
-export { processAlive };
-
 type Cleanup = () => Promise<void> | void;
 
 const cleanups = new Set<() => Promise<void>>();

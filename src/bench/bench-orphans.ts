@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { processAlive, stopProcesses } from '../host-processes.js';
+import { processAlive } from '../host-processes.js';
 import { removeContainerdNamespace } from './bench-engine.js';
-import { linkNames } from './shaped-link.js';
+import { removeLinkParts } from './shaped-link.js';
 
 const exec = promisify(execFile);
 
@@ -30,9 +30,6 @@ export async function sweepBenchOrphans(): Promise<void> {
     const netns = line.split(' ')[0] ?? '';
     const owner = deadOwner(netns);
     if (!owner) continue;
-    const pids = await exec('ip', ['netns', 'pids', netns]).then((r) => r.stdout.split(/\s+/).filter(Boolean).map(Number), () => []);
-    await stopProcesses(pids, 5000);
-    await exec('ip', ['netns', 'del', netns]).catch(() => undefined);
-    await exec('ip', ['link', 'del', linkNames(owner.id).hostVeth]).catch(() => undefined);
+    await removeLinkParts(netns, owner.id);
   }
 }

@@ -3,6 +3,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { promisify } from 'node:util';
 import { onCleanup } from '../cleanup.js';
 import { SlimError, usageError } from '../errors.js';
+import { stopProcesses } from '../host-processes.js';
 
 const exec = promisify(execFile);
 
@@ -45,6 +46,18 @@ export function linkNames(id: string): { netns: string; hostVeth: string; nsVeth
 }
 
 /**
+ * Removes a link's namespace (stopping what still runs in it first: a namespace with processes in it
+ * outlives `ip netns del`, and its veth with it) and the host end of its veth pair. Best effort: what
+ * does not exist is not an error.
+ */
+export async function removeLinkParts(netns: string, id: string): Promise<void> {
+  const pids = await exec('ip', ['netns', 'pids', netns]).then((r) => r.stdout.split(/\s+/).filter(Boolean).map(Number), () => []);
+  await stopProcesses(pids, 2000);
+  await exec('ip', ['netns', 'del', netns]).catch(() => undefined);
+  await exec('ip', ['link', 'del', linkNames(id).hostVeth]).catch(() => undefined);
+}
+
+/**
  * A network namespace joined to the host by a veth pair whose namespace end sends at most `rate`:
  * a registry listening on nsAddress serves pulls at that bandwidth (egress from the namespace is the download).
  */
@@ -58,19 +71,7 @@ export async function createShapedLink(options: { rate: string }): Promise<Shape
   const nsAddress = `198.18.${x}.2`;
 
   // registered before anything exists, so Ctrl-C halfway through still removes what was made
-  const remove = onCleanup(async () => {
-    // a namespace with processes in it outlives `ip netns del`, and its veth with it
-    const pids = await exec('ip', ['netns', 'pids', netns]).then((r) => r.stdout.split(/\s+/).filter(Boolean), () => []);
-    for (const pid of pids) {
-      try {
-        process.kill(Number(pid), 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-    await exec('ip', ['netns', 'del', netns]).catch(() => undefined);
-    await exec('ip', ['link', 'del', hostVeth]).catch(() => undefined);
-  });
+  const remove = onCleanup(() => removeLinkParts(netns, id));
   try {
     await ip(['netns', 'add', netns]);
     await ip(['link', 'add', hostVeth, 'type', 'veth', 'peer', 'name', nsVeth]);

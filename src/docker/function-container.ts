@@ -1,7 +1,8 @@
 import { createServer } from 'node:net';
 import { hostname } from 'node:os';
 import type Docker from 'dockerode';
-import { onCleanup, processAlive } from '../cleanup.js';
+import { onCleanup } from '../cleanup.js';
+import { processAlive } from '../host-processes.js';
 import { inputError, SlimError } from '../errors.js';
 import { sendHttp } from '../recording/http-client.js';
 import type { Readiness, Recording } from '../recording/types.js';
