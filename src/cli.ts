@@ -6,7 +6,8 @@ import { analyzeImage, renderAnalysis, type OutputFormat } from './commands/anal
 import { renderBenchMarkdown, renderBenchText } from './bench/bench-report.js';
 import { parseThreshold } from './bench/thresholds.js';
 import { benchCommand } from './commands/bench.js';
-import { buildSlimImage, parseOutput } from './commands/build.js';
+import { buildSlimImage } from './commands/build.js';
+import { parseOutput } from './build/outputs.js';
 import { recordSession } from './commands/record.js';
 import { verifyCommand } from './commands/verify.js';
 import { parseGroupOverride } from './plan/grouping.js';

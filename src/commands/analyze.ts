@@ -28,7 +28,8 @@ export async function analyzeImage(reference: string, options: AnalysisOptions, 
     const traced = await traceImage(image, index, prepared.fs, recording, trace);
     analysis.trace = summarizeTrace(traced, trace.recordingFile, options.top);
     if (trace.profileOut) {
-      const document = profileDocument(traced, index, { reference: image.reference, id: image.id }, trace.recordingFile);
+      const fs = prepared.fs;
+      const document = await profileDocument(traced, index, (path) => fs.contentFile(path), { reference: image.reference, id: image.id }, trace.recordingFile);
       try {
         await writeFile(trace.profileOut, `${JSON.stringify(document, null, 2)}\n`);
       } catch (err) {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 
 export function sha256Digest(data: Buffer | string): string {
   return `sha256:${createHash('sha256').update(data).digest('hex')}`;
@@ -14,4 +15,11 @@ export function isDigest(value: unknown): value is string {
 export function blobPath(digest: string): string {
   const [algorithm, hex] = digest.split(':');
   return `blobs/${algorithm}/${hex}`;
+}
+
+/** sha256 of a file's content, streamed. */
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  return `sha256:${hash.digest('hex')}`;
 }

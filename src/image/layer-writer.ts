@@ -9,7 +9,8 @@ import tar from 'tar-stream';
 /** One entry to write. `path` has no leading slash; directories have no trailing one. */
 export interface TarEntrySpec {
   path: string;
-  type: 'file' | 'directory' | 'symlink' | 'hardlink';
+  /** a whiteout is written as the empty regular file OCI layers use (`.wh.NAME`, named by `path`) */
+  type: 'file' | 'directory' | 'symlink' | 'hardlink' | 'whiteout';
   mode: number;
   uid: number;
   gid: number;
@@ -91,6 +92,8 @@ export async function writeLayer(entries: TarEntrySpec[], tarPath: string, gzipP
         const size = (await stat(entry.contentFile!)).size;
         const sink = pack.entry({ ...header, type: 'file', size });
         await pipeline(createReadStream(entry.contentFile!, { highWaterMark: 1 << 20 }), sink as unknown as NodeJS.WritableStream);
+      } else if (entry.type === 'whiteout') {
+        pack.entry({ ...header, type: 'file', size: 0 }, Buffer.alloc(0));
       } else if (entry.type === 'directory') {
         pack.entry({ ...header, type: 'directory' });
       } else if (entry.type === 'symlink') {

@@ -12,6 +12,8 @@ export interface PlannedEntry {
   contentFrom?: string;
   group: LayerGroup;
   rule: string;
+  /** written as an OCI whiteout that hides this path of the layers below (fleet images over drifted pinned layers) */
+  whiteout?: true;
 }
 
 export interface PlannedLayer {
@@ -32,7 +34,7 @@ export interface Plan {
 
 const WRITABLE_TYPES = new Set(['file', 'directory', 'symlink', 'hardlink']);
 
-function parentsOf(path: string): string[] {
+export function parentsOf(path: string): string[] {
   const result: string[] = [];
   for (let i = path.indexOf('/', 1); i !== -1; i = path.indexOf('/', i + 1)) result.push(path.slice(0, i));
   return result;
@@ -46,7 +48,7 @@ function contentBytes(entry: PlannedEntry, index: FileIndex): number {
   return 0;
 }
 
-function compareBytes(a: string, b: string): number {
+export function compareBytes(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
@@ -58,6 +60,12 @@ function compareBytes(a: string, b: string): number {
  * stable group that has files.
  */
 export function planLayers(keptPaths: Iterable<string>, index: FileIndex, fs: ImageFs, grouping: GroupingOptions): Plan {
+  const { entries, skipped } = groupKeptPaths(keptPaths, index, fs, grouping);
+  return { layers: layersOf(entries.values(), index), entries, skipped };
+}
+
+/** The keep set closed over symlinks, each path with its group and rule, hardlink groups kept together. */
+export function groupKeptPaths(keptPaths: Iterable<string>, index: FileIndex, fs: ImageFs, grouping: GroupingOptions): { entries: Map<string, PlannedEntry>; skipped: string[] } {
   const decide = grouper(grouping);
   const kept = new Set<string>();
   const skipped = new Set<string>();
@@ -107,9 +115,16 @@ export function planLayers(keptPaths: Iterable<string>, index: FileIndex, fs: Im
       link.rule = `hardlink to ${primary!.path}`;
     }
   }
+  return { entries, skipped: [...skipped].sort() };
+}
 
-  // a group of nothing but directories (a search-path dir the run looked at) is not worth a layer:
-  // its directories join the most stable group that has files
+/**
+ * Layers from grouped entries, most stable first, each with the parent directories of its entries (as
+ * the index has them) and sorted by path bytes. A group holding only directories (a search-path dir the
+ * run looked at) is not worth a layer: its directories join the most stable group that has files.
+ */
+export function layersOf(grouped: Iterable<PlannedEntry>, index: FileIndex): PlannedLayer[] {
+  const entries = new Map([...grouped].map((e) => [e.path, e]));
   const withFiles = LAYER_GROUPS.filter((g) => [...entries.values()].some((e) => e.group === g && e.record.type !== 'directory'));
   for (const entry of entries.values()) {
     if (withFiles.length > 0 && !withFiles.includes(entry.group)) {
@@ -131,7 +146,7 @@ export function planLayers(keptPaths: Iterable<string>, index: FileIndex, fs: Im
       }
     }
     const sorted = [...inLayer.values()].sort((a, b) => compareBytes(a.path, b.path));
-    const files = sorted.filter((e) => e.record.type !== 'directory');
+    const files = sorted.filter((e) => e.record.type !== 'directory' && !e.whiteout);
     layers.push({
       group,
       entries: sorted,
@@ -139,5 +154,5 @@ export function planLayers(keptPaths: Iterable<string>, index: FileIndex, fs: Im
       bytes: files.reduce((sum, e) => sum + contentBytes(e, index), 0),
     });
   }
-  return { layers, entries, skipped: [...skipped].sort() };
+  return layers;
 }

@@ -1,6 +1,6 @@
 import prettyBytes from 'pretty-bytes';
 import { attackSurfaceRows } from '../analyze/attack-surface.js';
-import type { BuildReport } from '../commands/build.js';
+import type { BuildReport } from '../build/report.js';
 import { shortDigest } from '../image/layer-decoder.js';
 import { markdownTable, textTable, type Column } from './text-table.js';
 

@@ -1,4 +1,4 @@
-import type { KeepEntry } from '../closure/keep-set.js';
+import { sha256File } from '../image/digest.js';
 import type { FileIndex } from '../image/file-index.js';
 import type { UsageSummary } from '../analyze/usage.js';
 import type { ColdStartTimeline, ImageTrace } from './trace-image.js';
@@ -46,19 +46,50 @@ export function summarizeTrace(trace: ImageTrace, recordingFile: string, top = 1
   };
 }
 
-/** The audit log written by --profile-out: every kept path with why, and what the run failed to find. */
-export function profileDocument(trace: ImageTrace, index: FileIndex, image: { reference: string; id: string }, recordingFile: string) {
-  const bytesOf = (entry: KeepEntry) => {
-    const record = index.get(entry.path);
-    return record?.type === 'file' ? record.size : 0;
-  };
+/** How a kept path is written: what a central `slim fleet build` plans with when it gets the profile instead of tracing. */
+export interface KeptFileFacts {
+  type: string | null;
+  bytes: number;
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  /** content digest of a regular file (or a hardlink's content) */
+  sha256?: string;
+  linkTarget?: string;
+}
+
+async function keptFileFacts(path: string, index: FileIndex, contentFile: (path: string) => string | undefined): Promise<KeptFileFacts> {
+  const record = index.get(path);
+  if (!record) return { type: null, bytes: 0 };
+  const facts: KeptFileFacts = { type: record.type, bytes: record.type === 'file' ? record.size : 0, mode: record.mode, uid: record.uid, gid: record.gid };
+  const content = record.type === 'file' || record.type === 'hardlink' ? contentFile(path) : undefined;
+  if (content) facts.sha256 = await sha256File(content).catch(() => undefined);
+  if (record.linkTarget !== undefined) facts.linkTarget = record.linkTarget;
+  return facts;
+}
+
+/**
+ * The audit log written by --profile-out: every kept path with why and how it is written (type, mode,
+ * owner, content digest), what the run failed to find, and the source image's ID, so a central fleet
+ * build can plan from it and refuse it when the image changed.
+ */
+export async function profileDocument(
+  trace: ImageTrace,
+  index: FileIndex,
+  contentFile: (path: string) => string | undefined,
+  image: { reference: string; id: string },
+  recordingFile: string,
+) {
+  const kept = [];
+  for (const entry of trace.closure.keep.list()) kept.push({ ...entry, ...(await keptFileFacts(entry.path, index, contentFile)) });
   return {
     schemaVersion: 1,
     image,
     recording: recordingFile,
     command: trace.run.argv,
     timeline: trace.timeline,
-    kept: trace.closure.keep.list().map((e) => ({ ...e, bytes: bytesOf(e), type: index.get(e.path)?.type ?? null })),
+    tracedBytes: trace.usage.tracedBytes,
+    kept,
     failures: [...trace.profile.failures.values()].sort((a, b) => (a.path < b.path ? -1 : 1)),
     missingLibraries: trace.closure.missingLibraries,
     syscalls: trace.profile.syscalls,

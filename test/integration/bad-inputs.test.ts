@@ -11,7 +11,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ImageAnalysis } from '../../src/analyze/analysis.js';
-import type { BuildReport } from '../../src/commands/build.js';
+import type { BuildReport } from '../../src/build/report.js';
 import {
   arm64Archive,
   arm64OnlyIndex,

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import type { BenchReport } from '../../src/bench/bench-report.js';
-import type { BuildReport } from '../../src/commands/build.js';
+import type { BuildReport } from '../../src/build/report.js';
 import { engineOrSkip, imageId, imageIdentity, NODE_EXPRESS, REPO, requireFixture, run, slim, tempDir } from './support.js';
 
 const RECORDING = join(REPO, 'fixtures/node-express/recording.json');

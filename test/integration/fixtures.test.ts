@@ -3,7 +3,7 @@ import { readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
-import type { BuildReport } from '../../src/commands/build.js';
+import type { BuildReport } from '../../src/build/report.js';
 import type { SeccompProfile } from '../../src/security/seccomp.js';
 import { engineOrSkip, imageIdentity, REPO, requireFixture, run, slim, tempDir } from './support.js';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { BuildReport } from '../../src/commands/build.js';
+import type { BuildReport } from '../../src/build/report.js';
 import { freePort } from '../../src/docker/function-container.js';
 import { BASELINE_SYSCALLS, type SeccompProfile } from '../../src/security/seccomp.js';
 import { loadDerivedImage, rawTar } from '../helpers/crafted-images.js';

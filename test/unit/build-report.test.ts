@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { attackSurface } from '../../src/analyze/attack-surface.js';
-import type { BuildReport } from '../../src/commands/build.js';
+import type { BuildReport } from '../../src/build/report.js';
 import { renderBuildMarkdown, renderBuildText } from '../../src/report/build-report.js';
 
 const digest = (c: string) => `sha256:${c.repeat(64)}`;

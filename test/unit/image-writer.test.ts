@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import { readLayerListings } from '../../src/analyze/read-layers.js';
-import { defaultSlimTag, parseOutput, sourceDateEpoch } from '../../src/commands/build.js';
+import { sourceDateEpoch } from '../../src/build/layer-contents.js';
+import { parseOutput } from '../../src/build/outputs.js';
+import { defaultSlimTag } from '../../src/build/slim-tag.js';
 import { SlimError } from '../../src/errors.js';
 import { FileIndex } from '../../src/image/file-index.js';
 import { assembleImage, OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, writeDockerArchiveFile, writeOciLayout, type AssembledImage, type NewLayer } from '../../src/image/image-writer.js';
@@ -209,7 +211,7 @@ function summary(listing: LayerListing): string[] {
 }
 
 function expectedSummary(specs: TarEntrySpec[]): string[] {
-  const typeOf = { file: 'file', directory: 'directory', symlink: 'symlink', hardlink: 'hardlink' };
+  const typeOf = { file: 'file', directory: 'directory', symlink: 'symlink', hardlink: 'hardlink', whiteout: 'whiteout' };
   return specs.map((s) => {
     const size = s.type === 'file' ? Buffer.byteLength(Object.entries(contentFiles).map(([k, p]) => (p === s.contentFile ? CONTENT[k as keyof typeof CONTENT] : '')).join('')) : 0;
     return `${typeOf[s.type]} ${s.path} ${s.mode.toString(8)} ${s.uid}:${s.gid} ${size} ${s.linkTarget ?? ''}`.trimEnd();

@@ -141,7 +141,7 @@ describe('writeLayer', () => {
       given.map((s) => (s.type === 'directory' ? `${s.path}/` : s.path)),
       'same order as given (not sorted), directory names end in /',
     );
-    const typeOf = { file: 'file', directory: 'directory', symlink: 'symlink', hardlink: 'link' } as const;
+    const typeOf = { file: 'file', directory: 'directory', symlink: 'symlink', hardlink: 'link', whiteout: 'file' } as const;
     for (const [i, spec] of given.entries()) {
       const h = read[i]!.header;
       assert.deepEqual(

@@ -1,0 +1,67 @@
+import { join } from 'node:path';
+import { SlimError, usageError, writeFailure } from '../errors.js';
+import type { FileRecord } from '../image/file-index.js';
+import type { NewLayer } from '../image/image-writer.js';
+import { writeLayer, type TarEntrySpec } from '../image/layer-writer.js';
+import { GROUP_TITLES, type LayerGroup } from '../plan/grouping.js';
+import type { PlannedEntry, PlannedLayer } from '../plan/plan.js';
+
+export function sourceDateEpoch(): number {
+  const value = process.env.SOURCE_DATE_EPOCH;
+  if (value === undefined || value === '') return 0;
+  // tar's classic mtime field (and tar-stream) ends in January 2038
+  const n = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(n) || n > 2 ** 31 - 1) throw usageError(`SOURCE_DATE_EPOCH=${value} is not a whole number of seconds before 2038`);
+  return n;
+}
+
+/**
+ * The modification time a slim layer gives a path: the fixed epoch, except Python sources, whose `.pyc`
+ * caches are validated against the source's mtime, so changing it would make every import recompile.
+ */
+export function writtenMtime(path: string, record: Pick<FileRecord, 'mtime' | 'type'>, epoch: number): number {
+  return record.type !== 'directory' && record.type !== 'symlink' && path.endsWith('.py') ? record.mtime : epoch;
+}
+
+/** Where the writer reads a regular file's content from. */
+export type ContentSource = (entry: PlannedEntry) => string | undefined;
+
+/** What the writer gets for a planned entry. */
+export function entrySpec(entry: PlannedEntry, contentOf: ContentSource, epoch: number): TarEntrySpec {
+  const r = entry.record;
+  const base = { path: entry.path.slice(1), mode: r.mode, uid: r.uid, gid: r.gid, mtime: writtenMtime(entry.path, r, epoch) };
+  if (entry.whiteout) return { path: whiteoutName(entry.path), type: 'whiteout', mode: 0, uid: 0, gid: 0, mtime: epoch };
+  if (entry.hardlinkTo) return { ...base, type: 'hardlink', linkTarget: entry.hardlinkTo.slice(1) };
+  if (r.type === 'directory') return { ...base, type: 'directory' };
+  if (r.type === 'symlink') return { ...base, type: 'symlink', linkTarget: r.linkTarget ?? '' };
+  const contentFile = contentOf(entry);
+  if (!contentFile) throw new SlimError(`no content was read for ${entry.path}`);
+  return { ...base, type: 'file', contentFile };
+}
+
+/** `/a/b/name` → `a/b/.wh.name`: the OCI whiteout that hides `name` of the layers below. */
+export function whiteoutName(path: string): string {
+  const slash = path.lastIndexOf('/');
+  return `${path.slice(1, slash + 1)}.wh.${path.slice(slash + 1)}`;
+}
+
+export interface LayerToWrite {
+  /** the history entry's created_by */
+  title: string;
+  comment: string;
+  entries: PlannedEntry[];
+}
+
+/** Writes one planned layer as `<name>.tar` and `<name>.tar.gz` under `dir`. */
+export async function writePlannedLayer(layer: LayerToWrite, contentOf: ContentSource, dir: string, name: string, epoch: number): Promise<NewLayer> {
+  const specs = layer.entries.map((e) => entrySpec(e, contentOf, epoch));
+  const written = await writeLayer(specs, join(dir, `${name}.tar`), join(dir, `${name}.tar.gz`)).catch((err: unknown) => {
+    throw writeFailure(err, `the ${layer.title} layer in ${dir}`);
+  });
+  return { written, createdBy: layer.title, comment: layer.comment };
+}
+
+/** The history title of a single image's group layer. */
+export function groupLayerTitle(layer: Pick<PlannedLayer, 'group'>): string {
+  return `slim build: ${GROUP_TITLES[layer.group as LayerGroup]}`;
+}

@@ -1,0 +1,108 @@
+import { attackSurface, type AttackSurfaceChange } from '../analyze/attack-surface.js';
+import type { FileIndex } from '../image/file-index.js';
+import type { NewLayer } from '../image/image-writer.js';
+import { GROUP_TITLES, type LayerGroup } from '../plan/grouping.js';
+import type { Plan, PlannedEntry } from '../plan/plan.js';
+import type { VerifyResult } from '../verify/verify.js';
+
+export interface BuildReport {
+  schemaVersion: 1;
+  original: { reference: string; id: string; visibleBytes: number; layerBytes: number; compressedBytes: number; layers: number };
+  slim: {
+    id: string;
+    tag: string | null;
+    outputs: string[];
+    fileBytes: number;
+    tarBytes: number;
+    compressedBytes: number;
+    files: number;
+    layers: Array<{ group: LayerGroup; title: string; files: number; bytes: number; tarBytes: number; compressedBytes: number; diffId: string; digest: string }>;
+  };
+  tracedFloorBytes: number;
+  /** slim uncompressed content / traced floor */
+  floorRatio: number;
+  verification: VerificationSummary;
+  /** the profile --seccomp-out wrote, and how many syscalls it allows */
+  seccomp: { file: string; syscalls: number } | null;
+  /** shells, package managers, setuid/setgid binaries and executables in the original and the slim image */
+  attackSurface: AttackSurfaceChange;
+  warnings: string[];
+}
+
+export interface VerificationSummary {
+  verified: boolean;
+  ok: boolean | null;
+  requests: number;
+  differing: number;
+  report: string | null;
+}
+
+export function verificationSummary(result: VerifyResult | undefined): VerificationSummary {
+  if (!result) return { verified: false, ok: null, requests: 0, differing: 0, report: null };
+  return { verified: true, ok: result.ok, requests: result.requests.length, differing: result.requests.filter((r) => r.differences.length).length, report: result.report };
+}
+
+/** What the original was, as measured while it was read. */
+export interface OriginalFigures {
+  reference: string;
+  id: string;
+  visibleBytes: number;
+  layerBytes: number;
+  compressedBytes: number;
+  layers: number;
+}
+
+/** The slim image's attack surface next to the original's. */
+export function attackSurfaceChange(index: FileIndex, kept: Iterable<PlannedEntry>): AttackSurfaceChange {
+  return {
+    original: attackSurface(index.records()),
+    slim: attackSurface([...kept].map((e) => ({ path: e.path, type: e.hardlinkTo ? 'hardlink' : e.record.type, mode: e.record.mode }))),
+  };
+}
+
+/** The report of `slim build`: plain data from the steps' values. */
+export function buildReport(input: {
+  original: OriginalFigures;
+  slimId: string;
+  tag: string | undefined;
+  outputs: string[];
+  plan: Plan;
+  layers: NewLayer[];
+  tracedFloorBytes: number;
+  verification: VerifyResult | undefined;
+  seccomp: { file: string; syscalls: number } | null;
+  attackSurface: AttackSurfaceChange;
+  warnings: string[];
+}): BuildReport {
+  const { plan, layers } = input;
+  const fileBytes = plan.layers.reduce((s, l) => s + l.bytes, 0);
+  return {
+    schemaVersion: 1,
+    original: input.original,
+    slim: {
+      id: input.slimId,
+      tag: input.tag ?? null,
+      outputs: input.outputs,
+      fileBytes,
+      tarBytes: layers.reduce((s, l) => s + l.written.tar.size, 0),
+      compressedBytes: layers.reduce((s, l) => s + l.written.gzip.size, 0),
+      files: plan.layers.reduce((s, l) => s + l.files, 0),
+      layers: plan.layers.map((l, i) => ({
+        group: l.group,
+        title: GROUP_TITLES[l.group],
+        files: l.files,
+        bytes: l.bytes,
+        tarBytes: layers[i]!.written.tar.size,
+        compressedBytes: layers[i]!.written.gzip.size,
+        diffId: layers[i]!.written.tar.digest,
+        digest: layers[i]!.written.gzip.digest,
+      })),
+    },
+    tracedFloorBytes: input.tracedFloorBytes,
+    floorRatio: input.tracedFloorBytes > 0 ? fileBytes / input.tracedFloorBytes : 0,
+    verification: verificationSummary(input.verification),
+    seccomp: input.seccomp,
+    attackSurface: input.attackSurface,
+    warnings: input.warnings,
+  };
+}
