@@ -5,13 +5,16 @@ import { printableText } from './report/printable.js';
 import { analyzeImage, renderAnalysis, type OutputFormat } from './commands/analyze.js';
 import { renderBenchMarkdown, renderBenchText } from './bench/bench-report.js';
 import { parseThreshold } from './bench/thresholds.js';
-import { benchCommand } from './commands/bench.js';
+import { benchCommand, fleetBenchCommand } from './commands/bench.js';
 import { buildSlimImage } from './commands/build.js';
 import { parseOutput } from './build/outputs.js';
+import { fleetBuildCommand, fleetFailure } from './commands/fleet.js';
 import { recordSession } from './commands/record.js';
 import { verifyCommand } from './commands/verify.js';
 import { parseGroupOverride } from './plan/grouping.js';
 import { renderBuildMarkdown, renderBuildText } from './report/build-report.js';
+import { renderFleetBenchMarkdown, renderFleetBenchText } from './report/fleet-bench-report.js';
+import { renderFleetMarkdown, renderFleetText } from './report/fleet-report.js';
 import { ExitCode, SlimError, usageError } from './errors.js';
 import { VERSION } from './version.js';
 
@@ -28,8 +31,9 @@ interface AnalyzeFlags {
 }
 
 interface BenchFlags {
-  record: string;
-  rounds: number;
+  record?: string;
+  fleet?: string;
+  rounds?: number;
   bandwidth?: string;
   registry?: string;
   updateFrom?: string;
@@ -176,6 +180,24 @@ function buildProgram(): Command {
       writeReport(format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : format === 'markdown' ? renderBuildMarkdown(report) : renderBuildText(report), format);
     });
 
+  const fleet = program.command('fleet').description('slim many functions together, so a node pulls their shared runtime once');
+  fleet
+    .command('build')
+    .description('trace every function of a fleet file, plan layers they share, and write, verify and tag each image')
+    .argument('<fleet-file>', 'the fleet file (JSON): {"version": 1, "functions": [{"image", "recording", ...}], "layerBudget": 8}')
+    .option('--state <file>', 'pin the shared layers published so far: read it if it exists, and write it (commit it like a lockfile)')
+    .option('--repack', 'with --state: plan the shared layers from scratch instead of reusing the pinned ones')
+    .option('--no-verify', 'skip replaying each recording against its original and its slim image')
+    .option('--json', 'print JSON (same as --format json)')
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'markdown']).default('table'))
+    .action(async (fleetFile: string, options: { state?: string; repack?: boolean; verify: boolean; json?: boolean; format?: string }) => {
+      const report = await fleetBuildCommand(fleetFile, { stateFile: options.state, repack: Boolean(options.repack), verify: options.verify, log: progressLog });
+      const format = formatOf(options);
+      writeReport(format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : format === 'markdown' ? renderFleetMarkdown(report) : renderFleetText(report), format);
+      const failure = fleetFailure(report);
+      if (failure) throw failure;
+    });
+
   program
     .command('verify')
     .description('replay a recording against the original and the slim image and fail on any difference')
@@ -198,21 +220,31 @@ function buildProgram(): Command {
   program
     .command('bench')
     .description('measure size, cold pull through a real registry, first-request latency and update bytes, before and after')
-    .argument('<images...>', 'ORIGINAL [SLIM], images in the Docker engine')
-    .requiredOption('--record <file>', 'the recording whose first request times the start')
-    .option('--rounds <n>', 'cold pulls and starts per image', positiveInt, 5)
+    .argument('[images...]', 'ORIGINAL [SLIM], images in the Docker engine (or --fleet FILE)')
+    .option('--record <file>', 'the recording whose first request times the start')
+    .option('--fleet <file>', 'a fleet file: start its functions one after another on one node, as originals, per-image slim images (singleTag) and fleet images')
+    .option('--rounds <n>', 'cold pulls and starts per image (with --fleet: per sequence; default 3)', positiveInt)
     .option('--bandwidth <rate>', 'shape the registry link, e.g. 200mbit (a network namespace slim creates and removes)')
     .option('--registry <host:port>', 'use this registry instead of starting one')
-    .option('--update-from <v1[,slim-v1]>', 'previous versions: time pulling the images when these are present')
+    .option('--update-from <v1[,slim-v1]>', 'previous versions: time pulling the images when these are present (with --fleet: the previous fleet file)')
     .option('--baseline <file>', 'an earlier --json report: show deltas against it')
     .option('--fail-if <rule>', 'with --baseline: exit 1 when a metric grows, e.g. size>+5% or coldstart>+10% (repeatable)', collect, [])
     .option('--report-out <file>', 'also write the JSON report to this file')
     .option('--json', 'print JSON (same as --format json)')
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'markdown']).default('table'))
     .action(async (images: string[], options: BenchFlags) => {
+      const format = formatOf(options);
+      if (options.fleet !== undefined) {
+        if (images.length > 0 || options.record) throw usageError('--fleet takes the images and recordings from the fleet file: give no IMAGE and no --record');
+        if (options.baseline || options.failIf.length) throw usageError('--baseline and --fail-if compare single-image reports; they do not apply to --fleet');
+        const report = await fleetBenchCommand(options.fleet, { rounds: options.rounds ?? 3, bandwidth: options.bandwidth, registry: options.registry, updateFrom: options.updateFrom, reportOut: options.reportOut, log: progressLog });
+        writeReport(format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : format === 'markdown' ? renderFleetBenchMarkdown(report) : renderFleetBenchText(report), format);
+        return;
+      }
+      if (!options.record) throw usageError("required option '--record <file>' not specified");
       const report = await benchCommand(images, {
         recordingFile: options.record,
-        rounds: options.rounds,
+        rounds: options.rounds ?? 5,
         bandwidth: options.bandwidth,
         registry: options.registry,
         updateFrom: options.updateFrom,
@@ -221,7 +253,6 @@ function buildProgram(): Command {
         reportOut: options.reportOut,
         log: progressLog,
       });
-      const format = formatOf(options);
       writeReport(format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : format === 'markdown' ? renderBenchMarkdown(report) : renderBenchText(report), format);
       const failed = report.thresholds.filter((t) => t.failed);
       if (failed.length) throw new SlimError(`${failed.length} --fail-if rule${failed.length > 1 ? 's' : ''} failed: ${failed.map((t) => t.threshold.text).join(', ')}`);

@@ -39,6 +39,8 @@ export interface BenchEngine {
    * that none of its layers is left, so the next pull is cold.
    */
   removeImageCompletely(reference: string): Promise<void>;
+  /** Removes every container and image, so the next pull meets an empty node; fails if a layer is left. */
+  removeEverything(): Promise<void>;
   /** true when any image layer is stored in this engine */
   hasLayers(): Promise<boolean>;
   stop(): Promise<void>;
@@ -259,9 +261,25 @@ export async function startBenchEngine(): Promise<BenchEngine> {
     if (left.length > 0) throw new SlimError(`the bench engine still holds ${left.length} layer(s) of ${reference} after removing it: ${left.join(', ')}`);
   };
 
+  const removeEverything = async (): Promise<void> => {
+    for (const c of await docker.listContainers({ all: true })) await docker.getContainer(c.Id).remove({ force: true, v: true });
+    for (const image of await docker.listImages({ all: true })) {
+      await docker
+        .getImage(image.Id)
+        .remove({ force: true })
+        .catch((err: { statusCode?: number }) => {
+          if (err.statusCode !== 404) throw err;
+        });
+    }
+    await docker.pruneImages({ filters: { dangling: { false: true } } });
+    const left = await storedLayers();
+    if (left.length > 0) throw new SlimError(`the bench engine still holds ${left.length} layer(s) after removing every image`);
+  };
+
   return {
     socket,
     containerdNamespace: namespace,
+    removeEverything,
     docker,
     storageDriver,
     dataRoot,

@@ -1,10 +1,8 @@
 import type { Recording } from '../recording/types.js';
-import { startBenchEngine, type BenchEngine } from './bench-engine.js';
-import { sweepBenchOrphans } from './bench-orphans.js';
+import { withBenchNode } from './bench-node.js';
 import { metricsOf, type BenchReport, type ImageBench, type Role } from './bench-report.js';
 import { timeFirstRequest } from './first-request.js';
-import { connectRegistry, startRegistry, type PushedImage, type Registry } from './registry.js';
-import { createShapedLink, type ShapedLink } from './shaped-link.js';
+import type { PushedImage } from './registry.js';
 import { ratio, stat } from './stats.js';
 import { checkThresholds, type Metric, type Threshold } from './thresholds.js';
 
@@ -43,20 +41,7 @@ interface Samples {
  * cached. Rounds alternate the images so drift on a shared machine hits both alike.
  */
 export async function runBench(options: BenchOptions): Promise<BenchReport> {
-  let link: ShapedLink | undefined;
-  let registry: Registry | undefined;
-  let engine: BenchEngine | undefined;
-  try {
-    await sweepBenchOrphans();
-    if (options.bandwidth) {
-      options.log(`shaping the registry link to ${options.bandwidth}`);
-      link = await createShapedLink({ rate: options.bandwidth });
-    }
-    const reg = options.registry ? connectRegistry(options.registry) : await startRegistry(link ? { host: link.nsAddress, netns: link.netns } : {});
-    registry = reg;
-    options.log(`registry at ${reg.address}; starting a clean engine`);
-    engine = await startBenchEngine();
-
+  return withBenchNode(options, async ({ registry: reg, engine }) => {
     const pushed = new Map<Role, { image: PushedImage; previous?: PushedImage }>();
     for (const subject of options.subjects) {
       options.log(`pushing ${subject.reference}`);
@@ -137,9 +122,5 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       report.thresholds = checkThresholds(options.thresholds, now, before);
     }
     return report;
-  } finally {
-    await engine?.stop();
-    await registry?.stop();
-    await link?.remove();
-  }
+  });
 }

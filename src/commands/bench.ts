@@ -1,5 +1,9 @@
 import { readFile, writeFile } from 'node:fs/promises';
+import { requireEngine } from '../docker/engine.js';
 import { inputError, SlimError, usageError } from '../errors.js';
+import { loadFleetFile } from '../fleet/fleet-file.js';
+import { runFleetBench, type FleetBenchFunction } from '../bench/fleet-bench.js';
+import type { FleetBenchReport, FleetVariant } from '../bench/fleet-bench-report.js';
 import { loadRecording } from '../recording/parse.js';
 import { requireEngineReference } from '../trace/engine-image.js';
 import type { BenchReport } from '../bench/bench-report.js';
@@ -68,6 +72,64 @@ export async function benchCommand(images: string[], options: BenchCommandOption
     thresholds: options.thresholds,
     log: options.log,
   });
+  if (options.reportOut) {
+    await writeFile(options.reportOut, `${JSON.stringify(report, null, 2)}\n`).catch((err: NodeJS.ErrnoException) => {
+      throw new SlimError(`cannot write ${options.reportOut}: ${err.code ?? String(err)}`);
+    });
+  }
+  return report;
+}
+
+export interface FleetBenchCommandOptions {
+  rounds: number;
+  bandwidth?: string;
+  registry?: string;
+  /** the fleet file of the previous version: time pulling each changed function's new image on a node running it */
+  updateFrom?: string;
+  reportOut?: string;
+  log: (line: string) => void;
+}
+
+async function requireInEngine(reference: string, field: string): Promise<void> {
+  await requireEngineReference(reference);
+  const engine = await requireEngine();
+  await engine
+    .getImage(reference)
+    .inspect()
+    .catch((err: { statusCode?: number }) => {
+      if (err.statusCode === 404) throw inputError(`${field} ${reference} is not in the Docker engine`, 'build the fleet first: slim fleet build FLEET.json');
+      throw err;
+    });
+}
+
+/** `slim bench --fleet FLEET.json`: the originals, the per-image slim images (singleTag) and the fleet images, each started in turn on one node. */
+export async function fleetBenchCommand(fleetFile: string, options: FleetBenchCommandOptions): Promise<FleetBenchReport> {
+  if (options.bandwidth && !RATE_PATTERN.test(options.bandwidth)) throw usageError(`--bandwidth ${options.bandwidth}: use a tc rate such as 200mbit`);
+  if (options.bandwidth && options.registry) throw usageError('--bandwidth shapes the registry slim starts; it cannot be combined with --registry');
+  const spec = await loadFleetFile(fleetFile);
+  const withSingle = spec.functions.filter((f) => f.singleTag).length;
+  if (withSingle > 0 && withSingle < spec.functions.length) {
+    throw inputError(`${fleetFile}: ${spec.functions.find((f) => !f.singleTag)!.field}.singleTag is missing: give every function its per-image slim image, or none`);
+  }
+  const variants: FleetVariant[] = withSingle ? ['original', 'single', 'fleet'] : ['original', 'fleet'];
+  const previous = options.updateFrom ? await loadFleetFile(options.updateFrom) : undefined;
+  const functions: FleetBenchFunction[] = [];
+  for (const f of spec.functions) {
+    const images: Partial<Record<FleetVariant, string>> = { original: f.image, fleet: f.tag, ...(f.singleTag ? { single: f.singleTag } : {}) };
+    for (const [variant, image] of Object.entries(images)) await requireInEngine(image, `${spec.file}: ${f.field} (${variant})`);
+    const before = previous?.functions.find((p) => p.name === f.name);
+    const changed: Partial<Record<FleetVariant, string>> = {};
+    if (before && before.image !== f.image) {
+      const old: Partial<Record<FleetVariant, string>> = { original: before.image, fleet: before.tag, ...(before.singleTag ? { single: before.singleTag } : {}) };
+      for (const variant of variants) {
+        if (!old[variant]) throw inputError(`${options.updateFrom}: ${before.field}.singleTag is missing, and ${fleetFile} has one`);
+        await requireInEngine(old[variant]!, `${options.updateFrom}: ${before.field} (${variant})`);
+        changed[variant] = old[variant];
+      }
+    }
+    functions.push({ name: f.name, recording: await loadRecording(f.recording), images, ...(before && before.image !== f.image ? { previous: changed } : {}) });
+  }
+  const report = await runFleetBench({ fleetFile, functions, variants, rounds: options.rounds, bandwidth: options.bandwidth, registry: options.registry, log: options.log });
   if (options.reportOut) {
     await writeFile(options.reportOut, `${JSON.stringify(report, null, 2)}\n`).catch((err: NodeJS.ErrnoException) => {
       throw new SlimError(`cannot write ${options.reportOut}: ${err.code ?? String(err)}`);

@@ -41,7 +41,7 @@ export function parentsOf(path: string): string[] {
 }
 
 /** Bytes an entry writes: a hardlink entry's own record has size 0, its content is its target's. */
-function contentBytes(entry: PlannedEntry, index: FileIndex): number {
+function contentBytes(entry: PlannedEntry, index: Pick<FileIndex, 'get'>): number {
   if (entry.hardlinkTo) return 0;
   if (entry.record.type === 'file') return entry.record.size;
   if (entry.record.type === 'hardlink' && entry.record.linkTarget !== undefined) return index.get(entry.record.linkTarget)?.size ?? 0;
@@ -123,7 +123,7 @@ export function groupKeptPaths(keptPaths: Iterable<string>, index: FileIndex, fs
  * the index has them) and sorted by path bytes. A group holding only directories (a search-path dir the
  * run looked at) is not worth a layer: its directories join the most stable group that has files.
  */
-export function layersOf(grouped: Iterable<PlannedEntry>, index: FileIndex): PlannedLayer[] {
+export function layersOf(grouped: Iterable<PlannedEntry>, index: Pick<FileIndex, 'get'>): PlannedLayer[] {
   const entries = new Map([...grouped].map((e) => [e.path, e]));
   const withFiles = LAYER_GROUPS.filter((g) => [...entries.values()].some((e) => e.group === g && e.record.type !== 'directory'));
   for (const entry of entries.values()) {

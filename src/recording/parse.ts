@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import { inputError } from '../errors.js';
+import { JsonChecker } from '../json-checker.js';
 import type { CompareRules, Readiness, RecordedRequest, Recording } from './types.js';
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
@@ -28,58 +29,9 @@ const FC_DEFAULTS = {
 type Json = unknown;
 type Obj = Record<string, Json>;
 
-/** Validation with errors that name the field, e.g. `steps[2].invoke.json`. */
-class Checker {
-  constructor(private readonly file: string) {}
-
-  fail(field: string, problem: string): never {
-    throw inputError(`${this.file}: ${field} ${problem}`, 'the recording format is described in README.md (Recordings)');
-  }
-
-  object(value: Json, field: string): Obj {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) this.fail(field, 'must be an object');
-    return value as Obj;
-  }
-
-  only(value: Obj, field: string, allowed: string[]): void {
-    for (const key of Object.keys(value)) {
-      if (!allowed.includes(key)) this.fail(`${field}${field ? '.' : ''}${key}`, `is not a known field (known: ${allowed.join(', ')})`);
-    }
-  }
-
-  string(value: Json, field: string): string {
-    if (typeof value !== 'string') this.fail(field, 'must be a string');
-    return value;
-  }
-
-  optionalString(value: Json, field: string): string | undefined {
-    return value === undefined ? undefined : this.string(value, field);
-  }
-
-  int(value: Json, field: string, min: number, max: number): number {
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-      this.fail(field, `must be a whole number from ${min} to ${max}`);
-    }
-    return value;
-  }
-
-  optionalInt(value: Json, field: string, min: number, max: number): number | undefined {
-    return value === undefined ? undefined : this.int(value, field, min, max);
-  }
-
-  strings(value: Json, field: string): string[] {
-    if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) this.fail(field, 'must be an array of strings');
-    return value as string[];
-  }
-
-  optionalStrings(value: Json, field: string): string[] | undefined {
-    return value === undefined ? undefined : this.strings(value, field);
-  }
-
-  stringMap(value: Json, field: string): Record<string, string> {
-    const obj = this.object(value, field);
-    for (const [k, v] of Object.entries(obj)) if (typeof v !== 'string') this.fail(`${field}.${k}`, 'must be a string');
-    return obj as Record<string, string>;
+class Checker extends JsonChecker {
+  constructor(file: string) {
+    super(file, 'the recording format is described in README.md (Recordings)');
   }
 }
 
