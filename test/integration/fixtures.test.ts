@@ -31,7 +31,7 @@ describe('every fixture is slimmed and verified', () => {
       await requireFixture(`slim-fixture/${name}:v1`);
       const reports: BuildReport[] = [];
       for (const version of ['v1', 'v2']) {
-        if (version === 'v2' && !existsSync(join(REPO, 'fixtures', name, 'v2'))) continue;
+        if (version === 'v2' && !existsSync(join(REPO, 'fixtures', name, 'v2.json'))) continue;
         const tag = `slim-test/${name}:${version}-slim`;
         tags.push(tag);
         const identity = await imageIdentity(`slim-fixture/${name}:${version}`);
