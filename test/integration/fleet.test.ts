@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import type { FleetBenchReport, FleetBenchVariantReport } from '../../src/bench/fleet-bench-report.js';
 import type { FleetReport } from '../../src/fleet/fleet-report.js';
-import { engineOrSkip, imageIdentity, REPO, requireFixture, run, slim, tempDir } from './support.js';
+import { CLI, engineOrSkip, imageIdentity, listDir, REPO, requireFixture, run, slim, tempDir } from './support.js';
 
 const FLEET = join(REPO, 'fixtures/fleet');
 const recording = (name: string) => join(FLEET, name, 'recording.json');
@@ -150,6 +152,52 @@ describe('slim fleet build', () => {
     assert.deepEqual(state.functions['slim-fixture/node-queue'], queueShared.map((l) => l.id));
     assert.ok(state.layers.some((l) => l.delta));
     for (const [image, identity] of identities) assert.equal(await imageIdentity(`slim-fixture/${image}`), identity, `${image} is unchanged`);
+  });
+
+  test('bench --fleet: one node starts each function in turn; a later function pulls almost nothing, a code change its app layer', async () => {
+    if (!ready || !v1) return;
+    const result = await slim(['bench', '--fleet', join(work.path, 'v2.json'), '--update-from', join(work.path, 'v1.json'), '--rounds', '1', '--json']);
+    assert.equal(result.code, 0, result.stderr);
+    const report = JSON.parse(result.stdout) as FleetBenchReport;
+    assert.deepEqual(report.variants.map((v) => v.variant), ['original', 'fleet'], 'no singleTag: originals against the fleet');
+    const [original, fleet] = report.variants as [FleetBenchVariantReport, FleetBenchVariantReport];
+    assert.deepEqual(fleet.steps.map((s) => s.name), report.functions);
+    assert.ok(fleet.totals.pulledBytes < original.totals.pulledBytes / 3, `the node pulled ${fleet.totals.pulledBytes} bytes of fleet images against ${original.totals.pulledBytes} of originals`);
+    const webhook = fleet.steps.find((s) => s.name === 'slim-fixture/node-webhook')!;
+    assert.ok(webhook.pulledBytes < 0.1 * webhook.imageBytes, `after node-orders, node-webhook pulled ${webhook.pulledBytes} of ${webhook.imageBytes} bytes`);
+    for (const s of fleet.steps) assert.ok(s.coldStart.median > 0 && s.firstRequestWarm.median > 0, s.name);
+    const update = fleet.updates.find((u) => u.name === 'slim-fixture/node-orders');
+    assert.ok(update && update.bytes > 0 && update.bytes < 100_000, `a node running v1 re-pulls ${update?.bytes} bytes for node-orders v2`);
+    for (const [image, identity] of identities) assert.equal(await imageIdentity(`slim-fixture/${image}`), identity, `${image} is unchanged`);
+  });
+
+  test('Ctrl-C while a function is traced leaves no container, temporary file or image behind', async () => {
+    if (!ready) return;
+    const slimTmp = await tempDir('fleet-interrupt');
+    try {
+      const file = join(work.path, 'interrupt.json');
+      await writeFile(file, JSON.stringify({ version: 1, functions: [{ image: 'slim-fixture/py-catalog:v1', recording: recording('py-catalog'), tag: 'slim-test/fleet-interrupt:v1' }] }));
+      const imagesBefore = (await run('docker', ['images', '-aq', '--no-trunc'])).stdout.split('\n').filter(Boolean).sort();
+      const child = spawn(process.execPath, [CLI, '--verbose', 'fleet', 'build', file], { env: { ...process.env, SLIM_TMPDIR: slimTmp.path }, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      const deadline = Date.now() + 120_000;
+      const containers = async () => (await run('docker', ['ps', '-aq', '--filter', 'label=slim.temporary', '--filter', `label=slim.pid=${child.pid}`])).stdout.split('\n').filter(Boolean);
+      while (!/tracing a run/.test(stderr) || (await containers()).length === 0) {
+        assert.ok(Date.now() < deadline, `the trace never started: ${stderr}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      child.kill('SIGINT');
+      assert.equal(await exited, 130, stderr);
+      assert.deepEqual(await containers(), [], 'no temporary container left');
+      assert.deepEqual(await listDir(slimTmp.path), [], 'no temporary file left');
+      const imagesAfter = (await run('docker', ['images', '-aq', '--no-trunc'])).stdout.split('\n').filter(Boolean).sort();
+      assert.deepEqual(imagesAfter, imagesBefore, 'no image added or removed');
+      await assert.rejects(run('docker', ['image', 'inspect', 'slim-test/fleet-interrupt:v1']));
+    } finally {
+      await slimTmp.remove();
+    }
   });
 
   test('a state edited by hand is refused with a hint to --repack, and nothing is tagged', async () => {
