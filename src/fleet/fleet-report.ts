@@ -1,5 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { VerificationSummary } from '../build/report.js';
+import { SlimError } from '../errors.js';
+import type { FleetPlan } from '../plan/fleet-plan.js';
+import type { FleetSpec } from './fleet-file.js';
+import type { WrittenSharedLayer } from './fleet-layers.js';
+import type { BuiltFunction } from './function-image.js';
 
 export interface FleetLayerFigures {
   /** shared-N / delta-N, or the function's own group: system, deps, app */
@@ -109,4 +114,63 @@ export function pullFigures(functions: Array<Pick<FleetFunctionReport, 'layers' 
     for (const id of chains[i]!) seen.add(id);
     return { coldNodeBytes: cold, warmNodeBytes: warm, inOrderBytes: inOrder };
   });
+}
+
+/** The report of `slim fleet build`: plain data from the plan, the written layers and each function's outcome. */
+export function fleetReport(spec: FleetSpec, plan: FleetPlan, shared: Map<string, WrittenSharedLayer>, built: BuiltFunction[], fresh: boolean, stateFile: string | undefined): FleetReport {
+  const figures = pullFigures(built.map((b) => b.report));
+  const functions: FleetFunctionReport[] = built.map((b, i) => ({ ...b.report, ...figures[i]! }));
+  const sharedLayers = [...shared.values()].map(({ plan: l, layer }) => ({
+    id: l.id,
+    shared: true,
+    files: l.files,
+    bytes: l.bytes,
+    compressedBytes: layer.written.gzip.size,
+    diffId: layer.written.tar.digest,
+    digest: layer.written.gzip.digest,
+    parent: l.parent,
+    members: l.members,
+    users: plan.functions.filter((f) => f.layers.includes(l.id)).map((f) => f.name),
+    pinned: l.pinned,
+    delta: l.delta,
+  }));
+  const ok = functions.filter((f) => f.ok);
+  const distinct = new Map<string, number>();
+  for (const f of ok) for (const l of f.layers) distinct.set(l.digest, l.compressedBytes);
+  const deltaBytes = sharedLayers.filter((l) => l.delta).reduce((s, l) => s + l.compressedBytes, 0);
+  const sharedBytes = sharedLayers.reduce((s, l) => s + l.compressedBytes, 0);
+  const warnings: string[] = [];
+  if (sharedLayers.filter((l) => !l.delta).length > 0 && deltaBytes > 0.2 * sharedBytes) {
+    warnings.push(`delta layers hold ${deltaBytes} of ${sharedBytes} shared bytes: a --repack would fold them into the shared layers`);
+  }
+  for (const f of functions) {
+    if (f.whiteouts > 0) warnings.push(`${f.name}: its pinned layers hold ${f.whiteouts} path(s) its original no longer has (hidden by whiteouts): consider --repack`);
+  }
+  return {
+    schemaVersion: 1,
+    fleet: spec.file,
+    state: stateFile ?? null,
+    fresh,
+    layerBudget: spec.layerBudget,
+    ok: functions.every((f) => f.ok),
+    sharedLayers,
+    functions,
+    totals: {
+      functions: functions.length,
+      verified: functions.filter((f) => f.ok && f.verification.verified).length,
+      failed: functions.filter((f) => !f.ok).length,
+      nodeBytes: [...distinct.values()].reduce((a, b) => a + b, 0),
+      imageBytes: ok.reduce((s, f) => s + f.coldNodeBytes, 0),
+      sharedBytes,
+      deltaBytes,
+    },
+    warnings,
+  };
+}
+
+/** Raised after the report is printed, when a function failed verification. */
+export function fleetFailure(report: FleetReport): SlimError | undefined {
+  const failed = report.functions.filter((f) => !f.ok);
+  if (failed.length === 0) return undefined;
+  return new SlimError(`${failed.length} of ${report.functions.length} functions failed verification: ${failed.map((f) => f.name).join(', ')} (the others were written and tagged)`);
 }

@@ -3,7 +3,8 @@ import { inputError, SlimError } from '../errors.js';
 import { isDigest } from '../image/digest.js';
 import { JsonChecker } from '../json-checker.js';
 import { parseIdentityKey } from '../plan/fleet-identity.js';
-import type { PinnedLayer, PinnedState } from '../plan/fleet-plan.js';
+import type { FleetPlan, PinnedLayer, PinnedState } from '../plan/fleet-plan.js';
+import type { WrittenSharedLayer } from './fleet-layers.js';
 import { compareBytes } from '../plan/plan.js';
 
 /** A shared layer as published: what the planner pins, and the digests a rebuild must reproduce. */
@@ -129,4 +130,19 @@ export async function writeFleetState(file: string, state: FleetState): Promise<
     await rm(temporary, { force: true });
     throw new SlimError(`cannot write the state file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
+}
+
+/** The state after this build: the layers published so far (pinned ones as they were), and every function's chain. */
+export function nextState(plan: FleetPlan, shared: Map<string, WrittenSharedLayer>, previous: FleetState | undefined, epoch: number): FleetState {
+  const old = new Map((previous?.layers ?? []).map((l) => [l.id, l]));
+  const layers = plan.layers.flatMap((l) => {
+    const written = shared.get(l.id);
+    const pinned = old.get(l.id);
+    if (pinned) return [pinned];
+    if (!written) return [];
+    return [{ id: l.id, parent: l.parent, members: l.members, delta: l.delta, entries: l.entries, diffId: written.layer.written.tar.digest, digest: written.layer.written.gzip.digest, size: written.layer.written.gzip.size }];
+  });
+  const functions = new Map(previous?.functions ?? []);
+  for (const f of plan.functions) functions.set(f.name, f.layers);
+  return { sourceDateEpoch: epoch, layers, functions };
 }
