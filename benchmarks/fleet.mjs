@@ -98,11 +98,14 @@ try {
       '|---:|---|---:|---:|---:|---:|---:|',
       ...fleet.steps.map((s, k) => `| ${k + 1} | ${s.name} | ${mb(original.steps[k].pulledBytes)}, ${secs(original.steps[k].coldStart)} | ${mb(single.steps[k].pulledBytes)}, ${secs(single.steps[k].coldStart)} | ${mb(s.pulledBytes)}, ${secs(s.coldStart)} | ${Math.round(s.firstRequestWarm.median)} ms | ${s.coldOverWarm?.toFixed(2)} |`),
       '',
-      `A one-line code change to ${changed.image.replace(':v2', '')}: a node running the v1 fleet re-pulls ${bench.variants.map((v) => `${v.variant} ${mb(v.updates[0]?.bytes ?? 0)}`).join(', ')}; the fleet image's app layer is ${mb(appLayer.compressedBytes)}.`,
+      `A one-line code change to ${changed.image.replace(':v2', '')}: a node running the v1 fleet re-pulls ${bench.variants.map((v) => `${v.variant} ${mb(v.updates[0]?.bytes ?? 0)}`).join(', ')}; the fleet image's app layer is ${mb(pushedApp ?? appLayer.compressedBytes)} in the registry.`,
       `Delta layers: the fleet without ${lastImage} pinned ${before.sharedLayers.length} shared layers (${mb(before.totals.sharedBytes)}); when it joined, it ${joined.totals.deltaBytes ? `got ${joined.sharedLayers.filter((l) => l.delta).length} delta layer(s) holding ${mb(joined.totals.deltaBytes)}` : 'needed nothing new: no delta layer'}, stood on ${joiner.layers.filter((l) => l.shared).map((l) => l.id).join(' → ') || 'no shared layer'} and pulled ${mb(joiner.warmNodeBytes)} on a node running the others (a fresh plan of the same ${v1.functions.length} functions: the node pulls ${mb(builtV1.totals.nodeBytes)}, the pinned plan plus delta ${mb(joined.totals.nodeBytes)}).`,
       '',
     ];
     sections.push(lines.join('\n'));
+    // the app layer as the registry holds it (skopeo compresses it again when pushing) and as slim wrote it
+    const pushedApp = fleet.steps.find((s) => s.reference === changed.tag)?.layerBytes?.at(-1);
+    const fleetUpdate = variant('fleet').updates[0]?.bytes ?? Infinity;
     const laterOk = fleet.steps.slice(1).every((s, k) => s.pulledBytes <= 0.1 * single.steps[k + 1].imageBytes);
     const coldWarmOk = fleet.steps.slice(1).every((s) => s.coldOverWarm <= 2);
     targetRows.push(
@@ -110,7 +113,7 @@ try {
       `| ${lang} | fleet / originals bytes ≤ 0.25 | ${ratio(fleet.totals.pulledBytes, original.totals.pulledBytes)} |`,
       `| ${lang} | functions 2..N pull ≤ 10% of their per-image slim image | ${laterOk ? 'yes' : 'no'}: ${fleet.steps.slice(1).map((s, k) => `${(100 * s.pulledBytes / single.steps[k + 1].imageBytes).toFixed(2)}%`).join(', ')} |`,
       `| ${lang} | functions 2..N cold start ≤ 2 × warm | ${coldWarmOk ? 'yes' : 'no'}: ${fleet.steps.slice(1).map((s) => s.coldOverWarm?.toFixed(2)).join(', ')} |`,
-      `| ${lang} | code change re-pull ≤ the app layer | ${(variant('fleet').updates[0]?.bytes ?? Infinity) <= appLayer.compressedBytes * 1.05 ? 'yes' : 'no'}: ${mb(variant('fleet').updates[0]?.bytes ?? 0)} vs ${mb(appLayer.compressedBytes)} |`,
+      `| ${lang} | code change re-pull ≤ the app layer | ${fleetUpdate <= (pushedApp ?? appLayer.compressedBytes) ? 'yes' : 'no'}: ${fleetUpdate} bytes; the app layer is ${pushedApp ?? '?'} bytes in the registry, ${appLayer.compressedBytes} as slim wrote it |`,
       `| ${lang} | shared digests unchanged by v2; every image verified | ${sameShared && builtV1.ok && builtV2.ok ? 'yes' : 'no'} |`,
     );
   }

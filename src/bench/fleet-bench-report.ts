@@ -23,6 +23,8 @@ export interface FleetBenchSamples {
     references: string[];
     /** compressed bytes of each image in the registry: what it pulls on an empty node */
     imageBytes: number[];
+    /** compressed bytes of each image's layers in the registry, bottom first */
+    layerBytes: number[][];
     /** per round, per function in fleet order */
     rounds: FleetStepSample[][];
     /** per round, per changed function: pulling its new version on a node that runs the previous fleet */
@@ -34,6 +36,8 @@ export interface FleetBenchStep {
   name: string;
   reference: string;
   imageBytes: number;
+  /** its layers as the registry holds them, bottom first (the last is the app layer of a slim image) */
+  layerBytes: number[];
   /** bytes pulled with the functions before it on the node (the median; pulls are deterministic) */
   pulledBytes: number;
   pull: Stat;
@@ -93,6 +97,7 @@ export function fleetBenchReport(samples: FleetBenchSamples): FleetBenchReport {
         name,
         reference: v.references[k]!,
         imageBytes: v.imageBytes[k]!,
+        layerBytes: v.layerBytes[k] ?? [],
         pulledBytes: median(at.map((s) => s.bytes)),
         pull,
         firstRequestCold,

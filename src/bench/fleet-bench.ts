@@ -87,6 +87,7 @@ export async function runFleetBench(options: FleetBenchOptions): Promise<FleetBe
         variant,
         references: options.functions.map((f) => f.images[variant]!),
         imageBytes: pushed.get(variant)!.current.map((p) => p.bytes),
+        layerBytes: pushed.get(variant)!.current.map((p) => p.layers.map((l) => l.size)),
         rounds: [],
         updates: [],
       })),

@@ -15,6 +15,7 @@ const samples: FleetBenchSamples = {
       variant: 'original',
       references: ['a:v1', 'b:v1'],
       imageBytes: [1000, 1010],
+      layerBytes: [[990, 10], [990, 20]],
       rounds: [
         [step(1000, 8, 500, 300), step(10, 0.1, 400, 300)],
         [step(1000, 9, 600, 310), step(10, 0.2, 300, 320)],
@@ -26,6 +27,7 @@ const samples: FleetBenchSamples = {
       variant: 'fleet',
       references: ['a:v1-slim', 'b:v1-slim'],
       imageBytes: [100, 101],
+      layerBytes: [[98, 2], [98, 3]],
       rounds: [
         [step(100, 1, 500, 300), step(1, 0.05, 300, 300)],
         [step(100, 1.2, 500, 300), step(1, 0.05, 300, 300)],
@@ -42,6 +44,7 @@ describe('fleet bench report', () => {
     const [original, fleet] = report.variants;
     assert.equal(original!.steps[0]!.coldStart.median, 8.5);
     assert.equal(original!.steps[1]!.pulledBytes, 10);
+    assert.deepEqual(original!.steps[1]!.layerBytes, [990, 20]);
     assert.deepEqual(original!.totals, { pulledBytes: 1010, imageBytes: 2010, coldStartSeconds: 9, laterColdStartSeconds: 0.5, laterPulledBytes: 10 });
     assert.equal(fleet!.steps[1]!.coldOverWarm, 1.167);
     assert.deepEqual(fleet!.updates, [{ name: 'a', bytes: 2, seconds: { median: 0.02, min: 0.01, max: 0.03, samples: [0.01, 0.02, 0.03] } }]);
