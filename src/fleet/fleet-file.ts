@@ -16,6 +16,10 @@ export interface FleetFunctionSpec {
   tag: string;
   /** a per-image `slim build` of the same function, for `slim bench --fleet` to compare with */
   singleTag?: string;
+  /** as `slim build --include/--exclude/--include-exe` (with a traced run, not a profile) */
+  include: string[];
+  exclude: string[];
+  includeExe: string[];
   /** where in the fleet file it is named, for errors: `functions[2]` */
   field: string;
 }
@@ -68,7 +72,7 @@ export async function loadFleetFile(file: string): Promise<FleetSpec> {
   for (const [i, value] of (root.functions as unknown[]).entries()) {
     const field = `functions[${i}]`;
     const f = c.object(value, field);
-    c.only(f, field, ['name', 'image', 'recording', 'profile', 'tag', 'singleTag']);
+    c.only(f, field, ['name', 'image', 'recording', 'profile', 'tag', 'singleTag', 'include', 'exclude', 'includeExe']);
     const image = c.string(f.image, `${field}.image`);
     if (image === '') c.fail(`${field}.image`, 'must not be empty');
     if (f.recording === undefined) c.fail(`${field}.recording`, 'is missing: each function is verified by replaying its recording');
@@ -80,7 +84,12 @@ export async function loadFleetFile(file: string): Promise<FleetSpec> {
     if (!tag) c.fail(`${field}.tag`, `is needed: ${image} has no name to derive the slim tag from`);
     if (tag === image) c.fail(`${field}.tag`, `names the original image ${image}; slim never retags it`);
     const singleTag = c.optionalString(f.singleTag, `${field}.singleTag`);
-    functions.push({ name, image, recording, tag, field, ...(profile === undefined ? {} : { profile: resolve(profile) }), ...(singleTag === undefined ? {} : { singleTag }) });
+    const globs = { include: c.optionalStrings(f.include, `${field}.include`) ?? [], exclude: c.optionalStrings(f.exclude, `${field}.exclude`) ?? [], includeExe: c.optionalStrings(f.includeExe, `${field}.includeExe`) ?? [] };
+    if (profile !== undefined) {
+      const given = Object.entries(globs).find(([, v]) => v.length > 0);
+      if (given) c.fail(`${field}.${given[0]}`, 'cannot be combined with "profile": the profile already holds the keep set (give it to the slim build that writes the profile)');
+    }
+    functions.push({ name, image, recording, tag, field, ...globs, ...(profile === undefined ? {} : { profile: resolve(profile) }), ...(singleTag === undefined ? {} : { singleTag }) });
   }
   for (const [i, f] of functions.entries()) {
     const earlier = functions.slice(0, i);

@@ -49,7 +49,7 @@ async function readFunction(spec: FleetFunctionSpec, recording: Recording, store
   const prepared = await prepareImage(spec.image, { contents: true });
   try {
     log(spec.profile ? `${spec.name}: keep set from ${spec.profile}` : `${spec.name}: tracing a run of the recording`);
-    const decision = spec.profile ? await keepFromProfile(prepared, spec.profile) : await keepFromTrace(prepared, recording);
+    const decision = spec.profile ? await keepFromProfile(prepared, spec.profile) : await keepFromTrace(prepared, recording, { include: spec.include, exclude: spec.exclude, includeExe: spec.includeExe });
     return await functionFacts(spec, prepared, recording, decision, store, pinnedKeys, epoch);
   } finally {
     await prepared.close();

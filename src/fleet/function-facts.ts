@@ -9,7 +9,7 @@ import { identityKey, type FileIdentity } from '../plan/fleet-identity.js';
 import type { FleetFunctionInput } from '../plan/fleet-plan.js';
 import { groupKeptPaths, type PlannedEntry } from '../plan/plan.js';
 import type { Recording } from '../recording/types.js';
-import { traceImage } from '../trace/trace-image.js';
+import { traceImage, type TraceOptions } from '../trace/trace-image.js';
 import { writtenMtime } from '../build/layer-contents.js';
 import type { ContentStore } from './content-store.js';
 import type { FleetFunctionSpec } from './fleet-file.js';
@@ -42,8 +42,8 @@ export interface FunctionFacts {
   source: 'trace' | 'profile';
 }
 
-export async function keepFromTrace(prepared: PreparedImage, recording: Recording): Promise<KeepDecision> {
-  const traced = await traceImage(prepared.image, prepared.index, prepared.fs!, recording);
+export async function keepFromTrace(prepared: PreparedImage, recording: Recording, options: TraceOptions): Promise<KeepDecision> {
+  const traced = await traceImage(prepared.image, prepared.index, prepared.fs!, recording, options);
   return { keep: traced.closure.keep.paths(), owners: traced.owners, tracedBytes: traced.usage.tracedBytes, warnings: traced.closure.warnings };
 }
 

@@ -218,6 +218,37 @@ describe('slim fleet build', () => {
     assert.equal(JSON.parse(await readFile(editedFile, 'utf8')).layers.find((l: { id: string }) => l.id === edited.id).digest, edited.digest, 'the state file is left as it was');
   });
 
+  test('one function failing verification fails the command with its diff; the others are still written and tagged', async () => {
+    if (!ready) return;
+    const file = join(work.path, 'one-fails.json');
+    const failingTag = 'slim-test/fleet-fails:v1';
+    const passingTag = 'slim-test/fleet-passes:v1';
+    tags.add(failingTag).add(passingTag);
+    await writeFile(
+      file,
+      JSON.stringify({
+        version: 1,
+        functions: [
+          // without lodash the orders handler cannot start: its slim image never answers
+          { image: 'slim-fixture/node-orders:v1', recording: recording('node-orders'), tag: failingTag, exclude: ['/app/node_modules/lodash/**'] },
+          { image: 'slim-fixture/node-webhook:v1', recording: recording('node-webhook'), tag: passingTag },
+        ],
+      }),
+    );
+    const result = await slim(['fleet', 'build', file, '--json']);
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, /1 of 2 functions failed verification: slim-fixture\/node-orders \(the others were written and tagged\)/);
+    const report = JSON.parse(result.stdout) as FleetReport;
+    const [failing, passing] = report.functions;
+    assert.deepEqual([failing!.ok, failing!.tag, failing!.slimId], [false, null, null]);
+    assert.match(failing!.failure!, /verification failed: the slim image answers differently from the original/);
+    assert.match(failing!.failure!, /the slim image was removed and no tag was created/);
+    assert.equal(passing!.ok, true);
+    await assert.rejects(run('docker', ['image', 'inspect', failingTag]), 'the failing image is not tagged');
+    assert.deepEqual(await layersOf(passingTag), passing!.layers.map((l) => l.diffId), 'the passing image is tagged');
+    assert.equal(report.totals.failed, 1);
+  });
+
   test('bad fleet files fail with exit 3 before any container starts', async () => {
     if (!ready) return;
     const before = await temporaryContainers();

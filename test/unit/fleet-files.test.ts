@@ -39,6 +39,9 @@ describe('fleet file', () => {
       profile: '/abs/p.json',
       tag: 'registry:5000/team/app-a:v1-slim',
       field: 'functions[0]',
+      include: [],
+      exclude: [],
+      includeExe: [],
     });
     assert.equal(repositoryOf('team/app@sha256:abc'), 'team/app');
     assert.equal(repositoryOf('localhost:5000/app'), 'localhost:5000/app');
@@ -55,6 +58,8 @@ describe('fleet file', () => {
     await rejects({ version: 1, functions: [{ image: 'a:1', recording: 'r' }, { image: 'a:2', recording: 'r' }] }, /functions\[1\]\.name a is also functions\[0\]'s name/);
     await rejects({ version: 1, functions: [{ image: 'a:1', recording: 'r', tag: 't:1' }, { image: 'b:1', recording: 'r', tag: 't:1' }] }, /functions\[1\]\.tag t:1 clashes with functions\[0\]/);
     await rejects({ version: 1, functions: [{ image: 'a:1', recording: 'r' }, { image: 'b:1', recording: 'r', tag: 'a:1' }] }, /functions\[1\]\.tag a:1 clashes/);
+    await rejects({ version: 1, functions: [{ image: 'a:1', recording: 'r', exclude: 'x' }] }, /functions\[0\]\.exclude must be an array of strings/);
+    await rejects({ version: 1, functions: [{ image: 'a:1', recording: 'r', profile: 'p.json', include: ['/x'] }] }, /functions\[0\]\.include cannot be combined with "profile"/);
   });
 });
 
