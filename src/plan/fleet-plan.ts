@@ -67,7 +67,7 @@ export interface FunctionLayout {
   name: string;
   /** its shared layers, bottom first */
   layers: string[];
-  /** shareable kept paths the shared layers hold exactly as the function keeps them */
+  /** kept paths the shared layers hold exactly as the function keeps them (shareable files and symlinks, and directories) */
   provided: Set<string>;
   /** paths of the shared layers the function's original does not have as they are there, and it does not write: hidden */
   whiteouts: string[];
@@ -228,6 +228,11 @@ function layoutOf(f: FleetFunctionInput, chain: string[], view: Map<string, stri
       provided.add(path);
       providedBytes += options.bytesOf(key);
     }
+  }
+  // a kept directory the shared layers already hold as its original has it needs no entry of its own
+  for (const path of f.kept) {
+    const key = view.get(path);
+    if (key !== undefined && options.isDirectory(key) && f.original.get(path) === key) provided.add(path);
   }
   const whiteouts: string[] = [];
   const directoryOverrides: string[] = [];

@@ -20,6 +20,8 @@ import { parentsOf } from '../../src/plan/plan.js';
 interface CaseFunction {
   keeps?: Record<string, string>;
   app?: string[];
+  /** kept directories (traced listings), which shared layers may provide */
+  keptDirs?: string[];
   alsoHas?: Record<string, string>;
   dirs?: Record<string, string>;
 }
@@ -57,7 +59,7 @@ function functionInput(name: string, f: CaseFunction): FleetFunctionInput {
   return {
     name,
     shareable,
-    kept: new Set([...shareable.keys(), ...(f.app ?? [])]),
+    kept: new Set([...shareable.keys(), ...(f.app ?? []), ...(f.keptDirs ?? [])]),
     original: withParents({ ...(f.alsoHas ?? {}), ...(f.keeps ?? {}), ...appFiles }, f.dirs),
   };
 }
@@ -90,6 +92,12 @@ function summary(plan: FleetPlan): CaseExpected {
   };
 }
 
+function viewOf(plan: FleetPlan, chain: string[]): Map<string, string> {
+  const view = new Map<string, string>();
+  for (const id of chain) for (const e of plan.layers.find((l) => l.id === id)!.entries) view.set(e.path, e.key);
+  return view;
+}
+
 describe('fleet planner cases', () => {
   for (const name of readdirSync(casesDir).sort()) {
     const input = JSON.parse(readFileSync(new URL(`${name}/input.json`, casesDir), 'utf8')) as CaseInput;
@@ -109,7 +117,9 @@ describe('fleet planner cases', () => {
       for (const f of plan.functions) {
         const want = expected.functions[f.name];
         assert.ok(want, `expected.json lists ${f.name}`);
-        const own = [...functions.find((x) => x.name === f.name)!.shareable.keys()].filter((p) => !f.provided.has(p)).sort();
+        const input = functions.find((x) => x.name === f.name)!;
+        const own = [...input.shareable.keys()].filter((p) => !f.provided.has(p)).sort();
+        for (const dir of input.kept) if (isDirectory(input.original.get(dir) ?? '')) assert.equal(f.provided.has(dir), input.original.get(dir) === viewOf(plan, f.layers).get(dir), `${f.name}: kept directory ${dir} is provided when a shared layer holds it as the original has it`);
         assert.deepEqual(
           { layers: f.layers, own, whiteouts: f.whiteouts, directoryOverrides: f.directoryOverrides },
           { layers: want.layers, own: want.own, whiteouts: want.whiteouts ?? [], directoryOverrides: want.directoryOverrides ?? [] },
