@@ -47,6 +47,7 @@ interface BenchFlags {
 
 interface BuildFlags {
   record: string;
+  tlsVerify: string;
   tag?: string;
   output: string[];
   verify: boolean;
@@ -143,7 +144,8 @@ function buildProgram(): Command {
     .argument('<image>', 'an image in the Docker engine')
     .requiredOption('--record <file>', 'the recording to trace and verify with')
     .option('--tag <name:tag>', 'tag for the slim image in the engine (default: <name>:<tag>-slim)')
-    .option('--output <sink>', 'also write the image to docker-archive:FILE or oci:DIR (repeatable; without --tag the engine keeps no copy)', collect, [])
+    .option('--output <sink>', 'also write the image to docker-archive:FILE, oci:DIR or registry:HOST/REPO:TAG (repeatable; without --tag the engine keeps no copy)', collect, [])
+    .addOption(new Option('--tls-verify <bool>', 'verify the TLS certificate of a registry output; false also allows plain HTTP (a local registry)').choices(['true', 'false']).default('true'))
     .option('--no-verify', 'skip replaying the recording against both images')
     .option('--group <glob=group>', 'put paths matching the glob in the system, deps or app layer (repeatable)', collect, [])
     .option('--base-layers <n>', 'layers at the bottom of the original that come from its base image', positiveInt, 1)
@@ -174,6 +176,7 @@ function buildProgram(): Command {
           includeExe: options.includeExe,
           profileOut: options.profileOut,
           seccompOut: options.seccompOut,
+          tlsVerify: options.tlsVerify !== 'false',
         },
         progressLog,
       );

@@ -30,6 +30,8 @@ export interface BuildOptions extends TraceOptions {
   profileOut?: string;
   /** write a seccomp profile of every traced syscall here; verification runs the slim image under it */
   seccompOut?: string;
+  /** verify a registry output's TLS certificate (false also allows plain HTTP) */
+  tlsVerify: boolean;
 }
 
 async function originalCompressedBytes(prepared: PreparedImage): Promise<number> {
@@ -108,7 +110,7 @@ export async function buildSlimImage(reference: string, options: BuildOptions, l
     if (tag) await retag(slim.id, tag);
     for (const output of options.outputs) {
       log(`writing ${describeOutput(output)}`);
-      await writeOutput(assembled, output, tag);
+      await writeOutput(assembled, output, { tag, tlsVerify: options.tlsVerify });
     }
     if (seccomp && options.seccompOut !== undefined) await writeSeccompFile(options.seccompOut, renderSeccompProfile(seccomp.profile));
     if (options.profileOut) await writeProfile(options.profileOut, await buildProfileDocument(traced, prepared, plan, options.recordingFile));

@@ -2,7 +2,7 @@ import { PassThrough } from 'node:stream';
 import { onCleanup } from '../cleanup.js';
 import { SlimError } from '../errors.js';
 import type { AssembledImage } from '../image/image-writer.js';
-import { writeDockerArchive } from '../image/image-writer.js';
+import { writeDockerArchive } from '../image/sinks/docker-archive.js';
 import { requireEngine } from './engine.js';
 
 function readAll(stream: NodeJS.ReadableStream): Promise<string> {

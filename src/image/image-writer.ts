@@ -1,11 +1,7 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rm, writeFile, copyFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import tar from 'tar-stream';
+import { createReadStream } from 'node:fs';
 import { sha256Digest } from './digest.js';
 import type { WrittenLayer } from './layer-writer.js';
-import type { ImageConfigFile } from './types.js';
+import type { Image, ImageConfigFile, Layer } from './types.js';
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
@@ -18,12 +14,18 @@ export interface NewLayer {
   comment: string;
 }
 
-export interface AssembledImage {
-  config: Buffer;
-  configDigest: string;
-  manifest: Buffer;
-  manifestDigest: string;
-  layers: NewLayer[];
+/** A layer slim wrote: its blob and its uncompressed tar are files at hand. */
+export interface SlimLayer extends Layer {
+  readonly written: WrittenLayer;
+  readonly comment: string;
+}
+
+/** The slim image: an `Image` like any a source opens, so every sink takes it unchanged. */
+export interface AssembledImage extends Image {
+  readonly layers: SlimLayer[];
+  readonly configDigest: string;
+  readonly manifest: Buffer;
+  readonly manifestDigest: string;
 }
 
 /** Fields of the original config that describe the container that built it, not the image. */
@@ -33,9 +35,9 @@ const BUILD_ONLY_FIELDS = ['container', 'container_config', 'docker_version', 'p
  * The slim image's config: the original's, with its runtime settings (Entrypoint, Cmd, Env,
  * WorkingDir, User, ExposedPorts, Volumes, Labels, StopSignal, Healthcheck and anything else in
  * `config`) carried over exactly, extra labels added, and rootfs and history describing the new layers.
- * Key order is fixed so the same inputs give the same digest.
+ * Key order is fixed so the same inputs give the same digest. A pure function of its inputs.
  */
-export function assembleImage(original: Record<string, unknown>, layers: NewLayer[], labels: Record<string, string>): AssembledImage {
+export function slimConfig(original: Record<string, unknown>, layers: NewLayer[], labels: Record<string, string>): Buffer {
   const base = Object.fromEntries(Object.entries(original).filter(([k]) => !BUILD_ONLY_FIELDS.includes(k))) as Record<string, unknown> & ImageConfigFile;
   const runtime = { ...(base.config ?? {}) };
   runtime.Labels = { ...(runtime.Labels ?? {}), ...labels };
@@ -45,73 +47,70 @@ export function assembleImage(original: Record<string, unknown>, layers: NewLaye
     rootfs: { type: 'layers', diff_ids: layers.map((l) => l.written.tar.digest) },
     history: layers.map((l) => ({ ...(base.created ? { created: base.created } : {}), created_by: l.createdBy, comment: l.comment })),
   };
-  const configBytes = Buffer.from(JSON.stringify(config));
-  const configDigest = sha256Digest(configBytes);
+  return Buffer.from(JSON.stringify(config));
+}
+
+const OCI_LAYER_TYPES: Record<string, string> = {
+  gzip: OCI_LAYER_GZIP,
+  zstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
+  none: 'application/vnd.oci.image.layer.v1.tar',
+};
+
+/** The OCI media type of a layer as a registry or an OCI layout stores it. */
+export function ociLayerMediaType(layer: Pick<Layer, 'mediaType'>): string {
+  if (layer.mediaType.startsWith('application/vnd.oci.image.layer.')) return layer.mediaType;
+  if (layer.mediaType.endsWith('gzip')) return OCI_LAYER_TYPES.gzip!;
+  if (layer.mediaType.endsWith('zstd')) return OCI_LAYER_TYPES.zstd!;
+  return OCI_LAYER_TYPES.none!;
+}
+
+/** An OCI manifest for any image: its config and its layers as they are stored (an uncompressed layer by its diff_id). */
+export function manifestOf(image: Pick<Image, 'rawConfig' | 'layers'>): { bytes: Buffer; digest: string } {
   const manifest = {
     schemaVersion: 2,
     mediaType: OCI_MANIFEST,
-    config: { mediaType: OCI_CONFIG, digest: configDigest, size: configBytes.length },
-    layers: layers.map((l) => ({ mediaType: OCI_LAYER_GZIP, digest: l.written.gzip.digest, size: l.written.gzip.size })),
+    config: { mediaType: OCI_CONFIG, digest: sha256Digest(image.rawConfig), size: image.rawConfig.length },
+    layers: image.layers.map((l) => ({
+      mediaType: ociLayerMediaType(l),
+      digest: l.digest ?? l.diffId,
+      size: l.storedSize,
+      ...(l.annotations && Object.keys(l.annotations).length ? { annotations: l.annotations } : {}),
+    })),
   };
-  const manifestBytes = Buffer.from(JSON.stringify(manifest));
-  return { config: configBytes, configDigest, manifest: manifestBytes, manifestDigest: sha256Digest(manifestBytes), layers };
-}
-
-function hex(digest: string): string {
-  return digest.slice(digest.indexOf(':') + 1);
+  const bytes = Buffer.from(JSON.stringify(manifest));
+  return { bytes, digest: sha256Digest(bytes) };
 }
 
 /**
- * The image as a `docker save` archive (uncompressed layers), streamed: what `docker load` accepts on
- * every engine version.
+ * The slim image from the original's config and the layers slim wrote: config by `slimConfig`, layers
+ * that open the written blobs, and its manifest.
  */
-export async function writeDockerArchive(image: AssembledImage, repoTags: string[], destination: NodeJS.WritableStream): Promise<void> {
-  const pack = tar.pack();
-  const done = pipeline(pack as unknown as NodeJS.ReadableStream, destination);
-  // awaited below; a destination that closes early (docker load cut short) must not be unhandled meanwhile
-  done.catch(() => undefined);
-  const add = (name: string, data: Buffer) => pack.entry({ name, mode: 0o644, mtime: new Date(0) }, data);
-  const configName = `${hex(image.configDigest)}.json`;
-  add(configName, image.config);
-  const layerNames: string[] = [];
-  for (const layer of image.layers) {
-    const name = `${hex(layer.written.tar.digest)}/layer.tar`;
-    layerNames.push(name);
-    const sink = pack.entry({ name, mode: 0o644, size: layer.written.tar.size, mtime: new Date(0) });
-    await pipeline(createReadStream(layer.written.tar.path, { highWaterMark: 1 << 20 }), sink as unknown as NodeJS.WritableStream);
-  }
-  add('manifest.json', Buffer.from(JSON.stringify([{ Config: configName, RepoTags: repoTags.length ? repoTags : null, Layers: layerNames }])));
-  pack.finalize();
-  await done;
-}
-
-export async function writeDockerArchiveFile(image: AssembledImage, repoTags: string[], path: string): Promise<void> {
-  try {
-    await writeDockerArchive(image, repoTags, createWriteStream(path));
-  } catch (err) {
-    await rm(path, { force: true });
-    throw err;
-  }
-}
-
-/** The image as an OCI image layout directory (gzip layers), named `refName` in index.json. */
-export async function writeOciLayout(image: AssembledImage, dir: string, refName: string | undefined): Promise<void> {
-  try {
-    const blobs = join(dir, 'blobs', 'sha256');
-    await mkdir(blobs, { recursive: true });
-    await writeFile(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-    await writeFile(join(blobs, hex(image.configDigest)), image.config);
-    await writeFile(join(blobs, hex(image.manifestDigest)), image.manifest);
-    for (const layer of image.layers) await copyFile(layer.written.gzip.path, join(blobs, hex(layer.written.gzip.digest)));
-    const descriptor = {
-      mediaType: OCI_MANIFEST,
-      digest: image.manifestDigest,
-      size: image.manifest.length,
-      ...(refName ? { annotations: { 'org.opencontainers.image.ref.name': refName } } : {}),
-    };
-    await writeFile(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [descriptor] }));
-  } catch (err) {
-    await rm(dir, { recursive: true, force: true });
-    throw err;
-  }
+export function assembleImage(original: Record<string, unknown>, layers: NewLayer[], labels: Record<string, string>): AssembledImage {
+  const rawConfig = slimConfig(original, layers, labels);
+  const configDigest = sha256Digest(rawConfig);
+  const slimLayers: SlimLayer[] = layers.map((l, index) => ({
+    index,
+    diffId: l.written.tar.digest,
+    digest: l.written.gzip.digest,
+    mediaType: OCI_LAYER_GZIP,
+    storedSize: l.written.gzip.size,
+    uncompressedSize: l.written.tar.size,
+    createdBy: l.createdBy,
+    written: l.written,
+    comment: l.comment,
+    openBlob: () => createReadStream(l.written.gzip.path, { highWaterMark: 1 << 20 }),
+    openUncompressed: () => createReadStream(l.written.tar.path, { highWaterMark: 1 << 20 }),
+  }));
+  const image = {
+    reference: configDigest,
+    source: 'slim' as const,
+    id: configDigest,
+    repoTags: [],
+    config: JSON.parse(rawConfig.toString()) as ImageConfigFile,
+    rawConfig,
+    layers: slimLayers,
+    close: async () => undefined,
+  };
+  const manifest = manifestOf(image);
+  return { ...image, configDigest, manifest: manifest.bytes, manifestDigest: manifest.digest };
 }

@@ -32,7 +32,8 @@ export interface ImageConfigFile {
   history?: ConfigHistoryEntry[];
 }
 
-export type SourceKind = 'daemon' | 'docker-archive' | 'oci';
+/** where an image came from: a source, or slim itself (the slim image) */
+export type SourceKind = 'daemon' | 'docker-archive' | 'oci' | 'slim';
 export type Compression = 'gzip' | 'zstd' | 'none';
 
 export interface Layer {
@@ -49,6 +50,12 @@ export interface Layer {
   readonly createdBy?: string;
   /** the stored blob, exactly as the source holds it (possibly compressed) */
   openBlob(): Readable;
+  /** annotations of its manifest descriptor (an eStargz TOC digest, say) */
+  readonly annotations?: Record<string, string>;
+  /** bytes of the uncompressed tar, when the place the layer lives knows it without reading it */
+  readonly uncompressedSize?: number;
+  /** the uncompressed tar, when it is at hand as such (slim's own layers); else decode `openBlob()` */
+  openUncompressed?(): Readable;
 }
 
 /** One image, whichever source it came from. Commands never ask where it came from. */

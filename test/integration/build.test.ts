@@ -193,7 +193,7 @@ describe('slim build and slim verify on node-express', () => {
     assert.match(retag.stderr, /names the original image; slim never retags it/);
     const badOutput = await slim(['build', NODE_EXPRESS, '--record', RECORDING, '--output', 'tarball:x']);
     assert.equal(badOutput.code, 2);
-    assert.match(badOutput.stderr, /use docker-archive:FILE or oci:DIR/);
+    assert.match(badOutput.stderr, /use docker-archive:FILE, oci:DIR, registry:HOST\/REPO:TAG/);
     const badGroup = await slim(['build', NODE_EXPRESS, '--record', RECORDING, '--group', '/x=other']);
     assert.equal(badGroup.code, 2);
     const unwritable = await slim(['build', NODE_EXPRESS, '--record', RECORDING, '--output', 'docker-archive:/nonexistent-dir/slim.tar']);

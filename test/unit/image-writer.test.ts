@@ -11,7 +11,9 @@ import { parseOutput } from '../../src/build/outputs.js';
 import { defaultSlimTag } from '../../src/build/slim-tag.js';
 import { SlimError } from '../../src/errors.js';
 import { FileIndex } from '../../src/image/file-index.js';
-import { assembleImage, OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, writeDockerArchiveFile, writeOciLayout, type AssembledImage, type NewLayer } from '../../src/image/image-writer.js';
+import { assembleImage, OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, type AssembledImage, type NewLayer } from '../../src/image/image-writer.js';
+import { writeDockerArchiveFile } from '../../src/image/sinks/docker-archive.js';
+import { writeOciLayout } from '../../src/image/sinks/oci-layout.js';
 import type { LayerListing } from '../../src/image/layer-listing.js';
 import { writeLayer, type TarEntrySpec, type WrittenLayer } from '../../src/image/layer-writer.js';
 import { openImage } from '../../src/image/open-image.js';
@@ -125,7 +127,7 @@ after(async () => {
 });
 
 function parsedConfig(assembled: AssembledImage = image): Record<string, unknown> & { config: Record<string, unknown> } {
-  return JSON.parse(assembled.config.toString()) as Record<string, unknown> & { config: Record<string, unknown> };
+  return JSON.parse(assembled.rawConfig.toString()) as Record<string, unknown> & { config: Record<string, unknown> };
 }
 
 describe('assembleImage', () => {
@@ -165,25 +167,26 @@ describe('assembleImage', () => {
   });
 
   test('the config digest is that of the config bytes; the manifest is an OCI manifest with gzip layers', () => {
-    assert.equal(image.configDigest, sha256(image.config));
+    assert.equal(image.configDigest, sha256(image.rawConfig));
     assert.equal(image.manifestDigest, sha256(image.manifest));
     assert.deepEqual(JSON.parse(image.manifest.toString()), {
       schemaVersion: 2,
       mediaType: OCI_MANIFEST,
-      config: { mediaType: OCI_CONFIG, digest: image.configDigest, size: image.config.length },
+      config: { mediaType: OCI_CONFIG, digest: image.configDigest, size: image.rawConfig.length },
       layers: layers.map((l) => ({ mediaType: OCI_LAYER_GZIP, digest: l.written.gzip.digest, size: l.written.gzip.size })),
     });
     assert.equal(OCI_MANIFEST, 'application/vnd.oci.image.manifest.v1+json');
     assert.equal(OCI_CONFIG, 'application/vnd.oci.image.config.v1+json');
     assert.equal(OCI_LAYER_GZIP, 'application/vnd.oci.image.layer.v1.tar+gzip');
-    assert.equal(image.layers, layers);
+    assert.deepEqual(image.layers.map((l) => [l.written, l.createdBy, l.comment, l.diffId, l.digest]), layers.map((l) => [l.written, l.createdBy, l.comment, l.written.tar.digest, l.written.gzip.digest]));
+    assert.deepEqual([image.id, image.source, image.repoTags], [image.configDigest, 'slim', []], 'the slim image is an Image like any other');
   });
 
   test('the same inputs give the same bytes and digests; the original is not changed', async () => {
     const original = originalConfig();
     const again = assembleImage(original, layers, { ...LABELS });
     assert.deepEqual(original, originalConfig(), 'the original config object is left as it was');
-    assert.ok(again.config.equals(image.config));
+    assert.ok(again.rawConfig.equals(image.rawConfig));
     assert.equal(again.configDigest, image.configDigest);
     assert.equal(again.manifestDigest, image.manifestDigest);
     const rewritten = assembleImage(originalConfig(), await writeLayers(), LABELS);
@@ -229,7 +232,7 @@ async function readBack(opened: Image): Promise<{ listings: LayerListing[]; fs: 
 
 async function assertSameImage(opened: Image): Promise<void> {
   assert.equal(opened.id, image.configDigest);
-  assert.ok(opened.rawConfig.equals(image.config), 'the config bytes are kept exactly');
+  assert.ok(opened.rawConfig.equals(image.rawConfig), 'the config bytes are kept exactly');
   assert.deepEqual(opened.config, parsedConfig());
   assert.deepEqual(
     opened.layers.map((l) => l.diffId),
@@ -288,7 +291,7 @@ describe('writeDockerArchiveFile', () => {
       entries.map((e) => e.header.name),
       [configName, ...layerNames, 'manifest.json'],
     );
-    assert.ok(entries[0]!.data.equals(image.config));
+    assert.ok(entries[0]!.data.equals(image.rawConfig));
     for (const [i, layer] of layers.entries()) assert.ok(entries[i + 1]!.data.equals(await readFile(layer.written.tar.path)));
     assert.deepEqual(JSON.parse(entries.at(-1)!.data.toString()), [{ Config: configName, RepoTags: ['demo:v1-slim'], Layers: layerNames }]);
   });
@@ -437,17 +440,22 @@ describe('defaultSlimTag', () => {
 });
 
 describe('parseOutput', () => {
-  test('docker-archive:FILE and oci:DIR', () => {
-    assert.deepEqual(parseOutput('docker-archive:/tmp/slim.tar'), { kind: 'docker-archive', path: '/tmp/slim.tar' });
-    assert.deepEqual(parseOutput('docker-archive:out/a:b.tar'), { kind: 'docker-archive', path: 'out/a:b.tar' });
-    assert.deepEqual(parseOutput('oci:./layout'), { kind: 'oci', path: './layout' });
+  test('docker-archive:FILE, oci:DIR and registry:HOST/REPO:TAG', () => {
+    const parsed = (text: string) => {
+      const { sink, destination } = parseOutput(text);
+      return { scheme: sink.scheme, destination };
+    };
+    assert.deepEqual(parsed('docker-archive:/tmp/slim.tar'), { scheme: 'docker-archive', destination: '/tmp/slim.tar' });
+    assert.deepEqual(parsed('docker-archive:out/a:b.tar'), { scheme: 'docker-archive', destination: 'out/a:b.tar' });
+    assert.deepEqual(parsed('oci:./layout'), { scheme: 'oci', destination: './layout' });
+    assert.deepEqual(parsed('registry:127.0.0.1:5000/team/app:v1'), { scheme: 'registry', destination: '127.0.0.1:5000/team/app:v1' });
   });
 
   test('anything else is a usage error (exit 2)', () => {
     for (const bad of ['', 'oci:', 'docker-archive:', 'docker-archive', 'oci', '/tmp/x.tar', 'tar:/x', 'docker-daemon:app', 'oci-archive:x.tar', 'OCI:dir']) {
       assert.throws(
         () => parseOutput(bad),
-        (err: unknown) => err instanceof SlimError && err.exitCode === 2 && err.message.includes('docker-archive:FILE or oci:DIR'),
+        (err: unknown) => err instanceof SlimError && err.exitCode === 2 && err.message.includes('docker-archive:FILE, oci:DIR, registry:HOST/REPO:TAG'),
         JSON.stringify(bad),
       );
     }
