@@ -82,6 +82,9 @@ try {
     const variant = (v) => bench.variants.find((x) => x.variant === v);
     const [original, single, fleet] = ['original', 'single', 'fleet'].map(variant);
 
+    // the app layer as the registry holds it (skopeo compresses it again when pushing) and as slim wrote it
+    const pushedApp = fleet.steps.find((s) => s.reference === changed.tag)?.layerBytes?.at(-1);
+    const fleetUpdate = variant('fleet').updates[0]?.bytes ?? Infinity;
     const lines = [
       `## ${lang === 'node' ? 'Node' : 'Python'} fleet: ${bench.functions.length} functions on one team base`,
       '',
@@ -103,9 +106,6 @@ try {
       '',
     ];
     sections.push(lines.join('\n'));
-    // the app layer as the registry holds it (skopeo compresses it again when pushing) and as slim wrote it
-    const pushedApp = fleet.steps.find((s) => s.reference === changed.tag)?.layerBytes?.at(-1);
-    const fleetUpdate = variant('fleet').updates[0]?.bytes ?? Infinity;
     const laterOk = fleet.steps.slice(1).every((s, k) => s.pulledBytes <= 0.1 * single.steps[k + 1].imageBytes);
     const coldWarmOk = fleet.steps.slice(1).every((s) => s.coldOverWarm <= 2);
     targetRows.push(
