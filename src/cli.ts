@@ -17,6 +17,7 @@ import { renderBuildMarkdown, renderBuildText } from './report/build-report.js';
 import { renderFleetBenchMarkdown, renderFleetBenchText } from './report/fleet-bench-report.js';
 import { renderFleetMarkdown, renderFleetText } from './report/fleet-report.js';
 import { ExitCode, SlimError, usageError } from './errors.js';
+import { LAYER_COMPRESSIONS, type LayerCompression } from './image/layer-writer.js';
 import { VERSION } from './version.js';
 
 interface AnalyzeFlags {
@@ -48,6 +49,7 @@ interface BenchFlags {
 interface BuildFlags {
   record: string;
   tlsVerify: string;
+  compression: LayerCompression;
   tag?: string;
   output: string[];
   verify: boolean;
@@ -146,6 +148,7 @@ function buildProgram(): Command {
     .option('--tag <name:tag>', 'tag for the slim image in the engine (default: <name>:<tag>-slim)')
     .option('--output <sink>', 'also write the image to docker-archive:FILE, oci:DIR or registry:HOST/REPO:TAG (repeatable; without --tag the engine keeps no copy)', collect, [])
     .addOption(new Option('--tls-verify <bool>', 'verify the TLS certificate of a registry output; false also allows plain HTTP (a local registry)').choices(['true', 'false']).default('true'))
+    .addOption(new Option('--compression <kind>', 'layer compression: gzip pulls everywhere; zstd pulls faster on containerd (not dockerd 20.10)').choices([...LAYER_COMPRESSIONS]).default('gzip'))
     .option('--no-verify', 'skip replaying the recording against both images')
     .option('--group <glob=group>', 'put paths matching the glob in the system, deps or app layer (repeatable)', collect, [])
     .option('--base-layers <n>', 'layers at the bottom of the original that come from its base image', positiveInt, 1)
@@ -177,6 +180,7 @@ function buildProgram(): Command {
           profileOut: options.profileOut,
           seccompOut: options.seccompOut,
           tlsVerify: options.tlsVerify !== 'false',
+          compression: options.compression,
         },
         progressLog,
       );
@@ -192,10 +196,11 @@ function buildProgram(): Command {
     .option('--state <file>', 'pin the shared layers published so far: read it if it exists, and write it (commit it like a lockfile)')
     .option('--repack', 'with --state: plan the shared layers from scratch instead of reusing the pinned ones')
     .option('--no-verify', 'skip replaying each recording against its original and its slim image')
+    .addOption(new Option('--compression <kind>', 'layer compression: gzip or zstd (the state file pins it)').choices([...LAYER_COMPRESSIONS]).default('gzip'))
     .option('--json', 'print JSON (same as --format json)')
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'markdown']).default('table'))
-    .action(async (fleetFile: string, options: { state?: string; repack?: boolean; verify: boolean; json?: boolean; format?: string }) => {
-      const report = await fleetBuildCommand(fleetFile, { stateFile: options.state, repack: Boolean(options.repack), verify: options.verify, log: progressLog });
+    .action(async (fleetFile: string, options: { state?: string; repack?: boolean; verify: boolean; compression: LayerCompression; json?: boolean; format?: string }) => {
+      const report = await fleetBuildCommand(fleetFile, { stateFile: options.state, repack: Boolean(options.repack), verify: options.verify, compression: options.compression, log: progressLog });
       const format = formatOf(options);
       writeReport(format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : format === 'markdown' ? renderFleetMarkdown(report) : renderFleetText(report), format);
       const failure = fleetFailure(report);

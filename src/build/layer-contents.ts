@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { SlimError, usageError, writeFailure } from '../errors.js';
 import type { FileRecord } from '../image/file-index.js';
 import type { NewLayer } from '../image/image-writer.js';
-import { writeLayer, type TarEntrySpec } from '../image/layer-writer.js';
+import { writeLayer, type LayerCompression, type TarEntrySpec } from '../image/layer-writer.js';
 import { GROUP_TITLES, type LayerGroup } from '../plan/grouping.js';
 import type { PlannedEntry, PlannedLayer } from '../plan/plan.js';
 
@@ -52,10 +52,16 @@ export interface LayerToWrite {
   entries: PlannedEntry[];
 }
 
-/** Writes one planned layer as `<name>.tar` and `<name>.tar.gz` under `dir`. */
-export async function writePlannedLayer(layer: LayerToWrite, contentOf: ContentSource, dir: string, name: string, epoch: number): Promise<NewLayer> {
-  const specs = layer.entries.map((e) => entrySpec(e, contentOf, epoch));
-  const written = await writeLayer(specs, join(dir, `${name}.tar`), join(dir, `${name}.tar.gz`)).catch((err: unknown) => {
+/** How layers are written: the timestamp of what has no other, and the blob's compression. */
+export interface WriteSettings {
+  epoch: number;
+  compression: LayerCompression;
+}
+
+/** Writes one planned layer as `<name>.tar` and its compressed blob `<name>.blob` under `dir`. */
+export async function writePlannedLayer(layer: LayerToWrite, contentOf: ContentSource, dir: string, name: string, settings: WriteSettings): Promise<NewLayer> {
+  const specs = layer.entries.map((e) => entrySpec(e, contentOf, settings.epoch));
+  const written = await writeLayer(specs, join(dir, `${name}.tar`), join(dir, `${name}.blob`), settings.compression).catch((err: unknown) => {
     throw writeFailure(err, `the ${layer.title} layer in ${dir}`);
   });
   return { written, createdBy: layer.title, comment: layer.comment };

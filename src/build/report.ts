@@ -1,6 +1,7 @@
 import { attackSurface, type AttackSurfaceChange } from '../analyze/attack-surface.js';
 import type { FileIndex } from '../image/file-index.js';
 import type { NewLayer } from '../image/image-writer.js';
+import type { LayerCompression } from '../image/layer-writer.js';
 import { GROUP_TITLES, type LayerGroup } from '../plan/grouping.js';
 import type { Plan, PlannedEntry } from '../plan/plan.js';
 import type { VerifyResult } from '../verify/verify.js';
@@ -15,6 +16,8 @@ export interface BuildReport {
     fileBytes: number;
     tarBytes: number;
     compressedBytes: number;
+    /** how its layer blobs are compressed (the original's figure is always gzip -6, to compare like with like) */
+    compression: LayerCompression;
     files: number;
     layers: Array<{ group: LayerGroup; title: string; files: number; bytes: number; tarBytes: number; compressedBytes: number; diffId: string; digest: string }>;
   };
@@ -68,6 +71,7 @@ export function buildReport(input: {
   outputs: string[];
   plan: Plan;
   layers: NewLayer[];
+  compression: LayerCompression;
   tracedFloorBytes: number;
   verification: VerifyResult | undefined;
   seccomp: { file: string; syscalls: number } | null;
@@ -85,7 +89,8 @@ export function buildReport(input: {
       outputs: input.outputs,
       fileBytes,
       tarBytes: layers.reduce((s, l) => s + l.written.tar.size, 0),
-      compressedBytes: layers.reduce((s, l) => s + l.written.gzip.size, 0),
+      compressedBytes: layers.reduce((s, l) => s + l.written.blob.size, 0),
+      compression: input.compression,
       files: plan.layers.reduce((s, l) => s + l.files, 0),
       layers: plan.layers.map((l, i) => ({
         group: l.group,
@@ -93,9 +98,9 @@ export function buildReport(input: {
         files: l.files,
         bytes: l.bytes,
         tarBytes: layers[i]!.written.tar.size,
-        compressedBytes: layers[i]!.written.gzip.size,
+        compressedBytes: layers[i]!.written.blob.size,
         diffId: layers[i]!.written.tar.digest,
-        digest: layers[i]!.written.gzip.digest,
+        digest: layers[i]!.written.blob.digest,
       })),
     },
     tracedFloorBytes: input.tracedFloorBytes,

@@ -3,7 +3,7 @@ import { makeTempDir } from '../cleanup.js';
 import { SlimError, usageError } from '../errors.js';
 import { assembleImage } from '../image/image-writer.js';
 import { openLayerTar } from '../image/layer-decoder.js';
-import { gzipSize } from '../image/layer-writer.js';
+import { gzipSize, type LayerCompression } from '../image/layer-writer.js';
 import { prepareImage, type PreparedImage } from '../image/prepare.js';
 import type { GroupOverride } from '../plan/grouping.js';
 import { planLayers, type Plan } from '../plan/plan.js';
@@ -32,6 +32,7 @@ export interface BuildOptions extends TraceOptions {
   seccompOut?: string;
   /** verify a registry output's TLS certificate (false also allows plain HTTP) */
   tlsVerify: boolean;
+  compression: LayerCompression;
 }
 
 async function originalCompressedBytes(prepared: PreparedImage): Promise<number> {
@@ -86,7 +87,7 @@ export async function buildSlimImage(reference: string, options: BuildOptions, l
     const comment = (l: Plan['layers'][number]) => `${l.files} files, ${l.bytes} bytes kept from ${image.id}`;
     const layers = [];
     for (const [i, layer] of plan.layers.entries()) {
-      layers.push(await writePlannedLayer({ title: groupLayerTitle(layer), comment: comment(layer), entries: layer.entries }, (e) => fs.contentFile(e.path), work.path, String(i), epoch));
+      layers.push(await writePlannedLayer({ title: groupLayerTitle(layer), comment: comment(layer), entries: layer.entries }, (e) => fs.contentFile(e.path), work.path, String(i), { epoch, compression: options.compression }));
     }
     const assembled = assembleImage(JSON.parse(image.rawConfig.toString()) as Record<string, unknown>, layers, { 'io.slim.source-image': image.id, 'io.slim.version': VERSION });
 
@@ -128,6 +129,7 @@ export async function buildSlimImage(reference: string, options: BuildOptions, l
       outputs: options.outputs.map(describeOutput),
       plan,
       layers,
+      compression: options.compression,
       tracedFloorBytes: traced.usage.tracedBytes,
       verification,
       seccomp: seccomp && options.seccompOut !== undefined ? { file: options.seccompOut, syscalls: seccomp.names.length } : null,

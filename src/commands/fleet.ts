@@ -4,6 +4,7 @@ import { inputError, usageError } from '../errors.js';
 import { isDirectoryKey, keyBytes } from '../plan/fleet-identity.js';
 import { FLEET_PLAN_DEFAULTS, planFleet } from '../plan/fleet-plan.js';
 import { sourceDateEpoch } from '../build/layer-contents.js';
+import type { LayerCompression } from '../image/layer-writer.js';
 import { ContentStore } from '../fleet/content-store.js';
 import { loadFleetFile } from '../fleet/fleet-file.js';
 import { checkInputs, pinnedKeysOf, readFunction } from '../fleet/fleet-inputs.js';
@@ -17,6 +18,7 @@ export interface FleetBuildOptions {
   stateFile?: string;
   repack: boolean;
   verify: boolean;
+  compression: LayerCompression;
   log: (line: string) => void;
 }
 
@@ -29,16 +31,19 @@ export async function fleetBuildCommand(fleetFile: string, options: FleetBuildOp
   const spec = await loadFleetFile(fleetFile);
   const recordings = await checkInputs(spec);
   const state = options.stateFile && !options.repack ? await readFleetState(options.stateFile) : undefined;
-  const epoch = sourceDateEpoch();
-  if (state && state.sourceDateEpoch !== epoch) {
-    throw inputError(`${options.stateFile} was written with SOURCE_DATE_EPOCH=${state.sourceDateEpoch}, and this build has ${epoch}: the pinned layers' timestamps would differ`, `set SOURCE_DATE_EPOCH=${state.sourceDateEpoch}, or rebuild with --repack`);
+  const settings = { epoch: sourceDateEpoch(), compression: options.compression };
+  if (state && state.sourceDateEpoch !== settings.epoch) {
+    throw inputError(`${options.stateFile} was written with SOURCE_DATE_EPOCH=${state.sourceDateEpoch}, and this build has ${settings.epoch}: the pinned layers' timestamps would differ`, `set SOURCE_DATE_EPOCH=${state.sourceDateEpoch}, or rebuild with --repack`);
+  }
+  if (state && state.compression !== settings.compression) {
+    throw inputError(`${options.stateFile} pins ${state.compression} layers, and this build asks for ${settings.compression}: their digests would differ`, `build with --compression ${state.compression}, or rebuild with --repack`);
   }
   const work = await makeTempDir('fleet');
   try {
     const store = await ContentStore.create(join(work.path, 'content'));
     const pinnedKeys = pinnedKeysOf(state);
     const facts: FunctionFacts[] = [];
-    for (const [i, f] of spec.functions.entries()) facts.push(await readFunction(f, recordings[i]!, store, pinnedKeys, epoch, options.log));
+    for (const [i, f] of spec.functions.entries()) facts.push(await readFunction(f, recordings[i]!, store, pinnedKeys, settings.epoch, options.log));
 
     options.log('planning the shared layers');
     const plan = planFleet(facts.map((f) => f.input), {
@@ -50,14 +55,14 @@ export async function fleetBuildCommand(fleetFile: string, options: FleetBuildOp
       ...(state ? { pinned: pinnedState(state) } : {}),
     });
     options.log('writing the shared layers');
-    const shared = await writeSharedLayers(plan, new Map((state?.layers ?? []).map((l) => [l.id, l])), store, sharedLayerDir(work.path), epoch, options.stateFile);
+    const shared = await writeSharedLayers(plan, new Map((state?.layers ?? []).map((l) => [l.id, l])), store, sharedLayerDir(work.path), settings, options.stateFile);
 
     const built: BuiltFunction[] = [];
     for (const [i, f] of facts.entries()) {
       const layout = plan.functions.find((l) => l.name === f.spec.name)!;
-      built.push(await buildFunction(f, layout, shared, store, join(work.path, `function-${i}`), epoch, options.verify, options.log));
+      built.push(await buildFunction(f, layout, shared, store, join(work.path, `function-${i}`), settings, options.verify, options.log));
     }
-    if (options.stateFile) await writeFleetState(options.stateFile, nextState(plan, shared, state, epoch));
+    if (options.stateFile) await writeFleetState(options.stateFile, nextState(plan, shared, state, settings));
     return fleetReport(spec, plan, shared, built, state === undefined, options.stateFile);
   } finally {
     await work.remove();

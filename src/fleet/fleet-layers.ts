@@ -7,7 +7,7 @@ import { parseIdentityKey } from '../plan/fleet-identity.js';
 import type { FleetPlan, FunctionLayout, SharedLayerPlan } from '../plan/fleet-plan.js';
 import { GROUP_TITLES } from '../plan/grouping.js';
 import { layersOf, type PlannedEntry, type PlannedLayer } from '../plan/plan.js';
-import { writePlannedLayer } from '../build/layer-contents.js';
+import { writePlannedLayer, type WriteSettings } from '../build/layer-contents.js';
 import type { ContentStore } from './content-store.js';
 import type { FunctionFacts } from './function-facts.js';
 import type { StateLayer } from './state-file.js';
@@ -34,7 +34,7 @@ export interface WrittenSharedLayer {
  * state lists, and must come out byte for byte as published: when its files are no longer in any image,
  * or its digest differs (the state was edited, or another base), the build stops and suggests --repack.
  */
-export async function writeSharedLayers(plan: FleetPlan, state: Map<string, StateLayer>, store: ContentStore, dir: string, epoch: number, stateFile: string | undefined) {
+export async function writeSharedLayers(plan: FleetPlan, state: Map<string, StateLayer>, store: ContentStore, dir: string, settings: WriteSettings, stateFile: string | undefined) {
   const used = new Set(plan.functions.flatMap((f) => f.layers));
   const written = new Map<string, WrittenSharedLayer>();
   await mkdir(dir, { recursive: true });
@@ -56,11 +56,11 @@ export async function writeSharedLayers(plan: FleetPlan, state: Map<string, Stat
     const newLayer = await writePlannedLayer({ title, comment, entries }, (e) => {
       const sha256 = digestOf.get(e.path);
       return sha256 ? store.pathOf(sha256) : undefined;
-    }, dir, layer.id, epoch);
+    }, dir, layer.id, settings);
     const pinned = state.get(layer.id);
-    if (pinned && (pinned.diffId !== newLayer.written.tar.digest || pinned.digest !== newLayer.written.gzip.digest)) {
+    if (pinned && (pinned.diffId !== newLayer.written.tar.digest || pinned.digest !== newLayer.written.blob.digest)) {
       throw inputError(
-        `${stateFile ?? 'the state'}: shared layer ${layer.id} comes out as ${newLayer.written.gzip.digest}, but the state pins ${pinned.digest} (the state was edited, or written by another slim version)`,
+        `${stateFile ?? 'the state'}: shared layer ${layer.id} comes out as ${newLayer.written.blob.digest}, but the state pins ${pinned.digest} (the state was edited, or written by another slim version)`,
         REPACK,
       );
     }
@@ -88,7 +88,7 @@ export function ownLayers(facts: FunctionFacts, layout: FunctionLayout): Planned
   return layersOf(entries.values(), facts.index);
 }
 
-export async function writeOwnLayers(facts: FunctionFacts, layers: PlannedLayer[], store: ContentStore, dir: string, epoch: number): Promise<NewLayer[]> {
+export async function writeOwnLayers(facts: FunctionFacts, layers: PlannedLayer[], store: ContentStore, dir: string, settings: WriteSettings): Promise<NewLayer[]> {
   await mkdir(dir, { recursive: true });
   const out: NewLayer[] = [];
   for (const [i, layer] of layers.entries()) {
@@ -98,7 +98,7 @@ export async function writeOwnLayers(facts: FunctionFacts, layers: PlannedLayer[
       await writePlannedLayer({ title, comment, entries: layer.entries }, (e) => {
         const sha256 = facts.contents.get(e.path);
         return sha256 ? store.pathOf(sha256) : undefined;
-      }, dir, String(i), epoch),
+      }, dir, String(i), settings),
     );
   }
   return out;

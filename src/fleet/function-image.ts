@@ -1,6 +1,7 @@
 import { assembleImage } from '../image/image-writer.js';
 import type { FunctionLayout } from '../plan/fleet-plan.js';
 import { VERSION } from '../version.js';
+import type { WriteSettings } from '../build/layer-contents.js';
 import { verificationSummary } from '../build/report.js';
 import { loadUntagged } from '../build/slim-image.js';
 import { retag } from '../build/slim-tag.js';
@@ -15,18 +16,18 @@ export interface BuiltFunction {
 }
 
 /** Assembles, loads, verifies and tags one function's image: its shared layers, then its own. */
-export async function buildFunction(facts: FunctionFacts, layout: FunctionLayout, shared: Map<string, WrittenSharedLayer>, store: ContentStore, dir: string, epoch: number, verify: boolean, log: (line: string) => void): Promise<BuiltFunction> {
+export async function buildFunction(facts: FunctionFacts, layout: FunctionLayout, shared: Map<string, WrittenSharedLayer>, store: ContentStore, dir: string, settings: WriteSettings, verify: boolean, log: (line: string) => void): Promise<BuiltFunction> {
   const { spec } = facts;
   const planned = ownLayers(facts, layout);
-  const own = await writeOwnLayers(facts, planned, store, dir, epoch);
+  const own = await writeOwnLayers(facts, planned, store, dir, settings);
   const sharedLayers = layout.layers.map((id) => shared.get(id)!);
   const assembled = assembleImage(JSON.parse(facts.rawConfig.toString()) as Record<string, unknown>, [...sharedLayers.map((s) => s.layer), ...own], {
     'io.slim.source-image': facts.originalId,
     'io.slim.version': VERSION,
   });
   const layers: FleetLayerFigures[] = [
-    ...sharedLayers.map((s) => ({ id: s.plan.id, shared: true, files: s.plan.files, bytes: s.plan.bytes, compressedBytes: s.layer.written.gzip.size, diffId: s.layer.written.tar.digest, digest: s.layer.written.gzip.digest })),
-    ...planned.map((l, i) => ({ id: l.group, shared: false, files: l.files, bytes: l.bytes, compressedBytes: own[i]!.written.gzip.size, diffId: own[i]!.written.tar.digest, digest: own[i]!.written.gzip.digest })),
+    ...sharedLayers.map((s) => ({ id: s.plan.id, shared: true, files: s.plan.files, bytes: s.plan.bytes, compressedBytes: s.layer.written.blob.size, diffId: s.layer.written.tar.digest, digest: s.layer.written.blob.digest })),
+    ...planned.map((l, i) => ({ id: l.group, shared: false, files: l.files, bytes: l.bytes, compressedBytes: own[i]!.written.blob.size, diffId: own[i]!.written.tar.digest, digest: own[i]!.written.blob.digest })),
   ];
   const base = {
     name: spec.name,

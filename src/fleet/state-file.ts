@@ -4,6 +4,8 @@ import { isDigest } from '../image/digest.js';
 import { JsonChecker } from '../json-checker.js';
 import { parseIdentityKey } from '../plan/fleet-identity.js';
 import type { FleetPlan, PinnedLayer, PinnedState } from '../plan/fleet-plan.js';
+import type { WriteSettings } from '../build/layer-contents.js';
+import { LAYER_COMPRESSIONS, type LayerCompression } from '../image/layer-writer.js';
 import type { WrittenSharedLayer } from './fleet-layers.js';
 import { compareBytes } from '../plan/plan.js';
 
@@ -18,6 +20,8 @@ export interface StateLayer extends PinnedLayer {
 export interface FleetState {
   /** the SOURCE_DATE_EPOCH the layers were written with: their timestamps are part of their digests */
   sourceDateEpoch: number;
+  /** how the pinned layers' blobs are compressed */
+  compression: LayerCompression;
   layers: StateLayer[];
   functions: Map<string, string[]>;
 }
@@ -49,9 +53,11 @@ export async function readFleetState(file: string): Promise<FleetState | undefin
 export function parseFleetState(json: unknown, file: string): FleetState {
   const c: JsonChecker = new JsonChecker(file, HINT);
   const root = c.object(json, 'the state file');
-  c.only(root, '', ['version', 'sourceDateEpoch', 'layers', 'functions']);
+  c.only(root, '', ['version', 'sourceDateEpoch', 'compression', 'layers', 'functions']);
   if (root.version !== 1) c.fail('version', 'must be 1');
   const sourceDateEpoch = c.int(root.sourceDateEpoch, 'sourceDateEpoch', 0, 2 ** 31 - 1);
+  const compression = (c.optionalString(root.compression, 'compression') ?? 'gzip') as LayerCompression;
+  if (!LAYER_COMPRESSIONS.includes(compression)) c.fail('compression', `must be one of ${LAYER_COMPRESSIONS.join(', ')}`);
   if (!Array.isArray(root.layers)) c.fail('layers', 'must be an array');
   const layers: StateLayer[] = [];
   const ids = new Set<string>();
@@ -97,7 +103,7 @@ export function parseFleetState(json: unknown, file: string): FleetState {
     });
     functions.set(name, chain);
   }
-  return { sourceDateEpoch, layers, functions };
+  return { sourceDateEpoch, compression, layers, functions };
 }
 
 /**
@@ -105,7 +111,7 @@ export function parseFleetState(json: unknown, file: string): FleetState {
  * `TYPE:MODE:UID:GID:MTIME[:SIZE:SHA256 | :"TARGET"]`), layers in order, functions by name.
  */
 export function renderFleetState(state: FleetState): string {
-  const out = ['{', '  "version": 1,', `  "sourceDateEpoch": ${state.sourceDateEpoch},`, '  "layers": ['];
+  const out = ['{', '  "version": 1,', `  "sourceDateEpoch": ${state.sourceDateEpoch},`, `  "compression": ${JSON.stringify(state.compression)},`, '  "layers": ['];
   state.layers.forEach((l, i) => {
     out.push('    {');
     for (const key of ['id', 'parent', 'members', 'delta', 'diffId', 'digest', 'size'] as const) out.push(`      ${JSON.stringify(key)}: ${JSON.stringify(l[key])},`);
@@ -133,16 +139,16 @@ export async function writeFleetState(file: string, state: FleetState): Promise<
 }
 
 /** The state after this build: the layers published so far (pinned ones as they were), and every function's chain. */
-export function nextState(plan: FleetPlan, shared: Map<string, WrittenSharedLayer>, previous: FleetState | undefined, epoch: number): FleetState {
+export function nextState(plan: FleetPlan, shared: Map<string, WrittenSharedLayer>, previous: FleetState | undefined, settings: WriteSettings): FleetState {
   const old = new Map((previous?.layers ?? []).map((l) => [l.id, l]));
   const layers = plan.layers.flatMap((l) => {
     const written = shared.get(l.id);
     const pinned = old.get(l.id);
     if (pinned) return [pinned];
     if (!written) return [];
-    return [{ id: l.id, parent: l.parent, members: l.members, delta: l.delta, entries: l.entries, diffId: written.layer.written.tar.digest, digest: written.layer.written.gzip.digest, size: written.layer.written.gzip.size }];
+    return [{ id: l.id, parent: l.parent, members: l.members, delta: l.delta, entries: l.entries, diffId: written.layer.written.tar.digest, digest: written.layer.written.blob.digest, size: written.layer.written.blob.size }];
   });
   const functions = new Map(previous?.functions ?? []);
   for (const f of plan.functions) functions.set(f.name, f.layers);
-  return { sourceDateEpoch: epoch, layers, functions };
+  return { sourceDateEpoch: settings.epoch, compression: settings.compression, layers, functions };
 }

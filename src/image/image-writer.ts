@@ -91,14 +91,15 @@ export function assembleImage(original: Record<string, unknown>, layers: NewLaye
   const slimLayers: SlimLayer[] = layers.map((l, index) => ({
     index,
     diffId: l.written.tar.digest,
-    digest: l.written.gzip.digest,
-    mediaType: OCI_LAYER_GZIP,
-    storedSize: l.written.gzip.size,
+    digest: l.written.blob.digest,
+    mediaType: l.written.mediaType,
+    annotations: l.written.annotations,
+    storedSize: l.written.blob.size,
     uncompressedSize: l.written.tar.size,
     createdBy: l.createdBy,
     written: l.written,
     comment: l.comment,
-    openBlob: () => createReadStream(l.written.gzip.path, { highWaterMark: 1 << 20 }),
+    openBlob: () => createReadStream(l.written.blob.path, { highWaterMark: 1 << 20 }),
     openUncompressed: () => createReadStream(l.written.tar.path, { highWaterMark: 1 << 20 }),
   }));
   const image = {

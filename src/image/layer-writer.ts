@@ -5,6 +5,7 @@ import { PassThrough, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { constants as zlibConstants, createGzip } from 'node:zlib';
 import tar from 'tar-stream';
+import { CompressStream as ZstdCompressStream } from 'zstd-napi';
 
 /** One entry to write. `path` has no leading slash; directories have no trailing one. */
 export interface TarEntrySpec {
@@ -28,11 +29,24 @@ export interface WrittenBlob {
   size: number;
 }
 
+/** How a layer's blob is compressed: gzip (every engine pulls it), zstd (containerd 1.5+, not dockerd 20.10). */
+export const LAYER_COMPRESSIONS = ['gzip', 'zstd'] as const;
+export type LayerCompression = (typeof LAYER_COMPRESSIONS)[number];
+
+export const LAYER_MEDIA_TYPE: Record<LayerCompression, string> = {
+  gzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
+  zstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
+};
+
 export interface WrittenLayer {
   /** the uncompressed tar: its digest is the diff_id */
   tar: WrittenBlob;
-  /** the same tar gzip-compressed (level 6): its digest names the blob in registries and OCI layouts */
-  gzip: WrittenBlob;
+  /** the tar compressed, as registries and OCI layouts store it: its digest names the blob */
+  blob: WrittenBlob;
+  compression: LayerCompression;
+  mediaType: string;
+  /** annotations of the layer's manifest descriptor */
+  annotations: Record<string, string>;
 }
 
 class Digester extends Transform {
@@ -70,10 +84,21 @@ export function deterministicGzip() {
 }
 
 /**
+ * Fixed zstd settings: level 3, one thread, a checksum, and the zstd of the zstd-napi version the lockfile
+ * pins, so the same tar compresses to the same bytes on every machine (output does not depend on how the
+ * input is cut into chunks).
+ */
+export function deterministicZstd(): Transform {
+  return new ZstdCompressStream({ compressionLevel: 3, checksumFlag: true, nbWorkers: 0 });
+}
+
+const COMPRESSORS: Record<LayerCompression, () => Transform> = { gzip: deterministicGzip, zstd: deterministicZstd };
+
+/**
  * Writes entries, in the order given, as a tar: no user or group names, one fixed modification time
  * per entry as given, content streamed from disk. The same entries always give the same bytes.
  */
-export async function writeLayer(entries: TarEntrySpec[], tarPath: string, gzipPath: string): Promise<WrittenLayer> {
+export async function writeLayer(entries: TarEntrySpec[], tarPath: string, blobPath: string, compression: LayerCompression = 'gzip'): Promise<WrittenLayer> {
   const pack = tar.pack();
   const digester = new Digester();
   const writing = pipeline(pack as unknown as NodeJS.ReadableStream, digester, createWriteStream(tarPath));
@@ -110,9 +135,10 @@ export async function writeLayer(entries: TarEntrySpec[], tarPath: string, gzipP
     throw err;
   }
   const tarBlob: WrittenBlob = { path: tarPath, digest: digester.digest(), size: digester.size };
-  const gzDigester = new Digester();
-  await pipeline(createReadStream(tarPath, { highWaterMark: 1 << 20 }), deterministicGzip(), gzDigester, createWriteStream(gzipPath));
-  return { tar: tarBlob, gzip: { path: gzipPath, digest: gzDigester.digest(), size: gzDigester.size } };
+  const blobDigester = new Digester();
+  await pipeline(createReadStream(tarPath, { highWaterMark: 1 << 20 }), COMPRESSORS[compression](), blobDigester, createWriteStream(blobPath));
+  const blob = { path: blobPath, digest: blobDigester.digest(), size: blobDigester.size };
+  return { tar: tarBlob, blob, compression, mediaType: LAYER_MEDIA_TYPE[compression], annotations: {} };
 }
 
 /** Bytes of a stream once gzip-compressed with the settings slim writes layers with. */

@@ -11,7 +11,7 @@ function sizeRows(r: BuildReport): string[][] {
   return [
     ['uncompressed (file bytes)', bytes(r.original.visibleBytes), bytes(r.slim.fileBytes), ratio(r.slim.fileBytes, r.original.visibleBytes)],
     ['layer tars', bytes(r.original.layerBytes), bytes(r.slim.tarBytes), ratio(r.slim.tarBytes, r.original.layerBytes)],
-    ['compressed (gzip -6)', bytes(r.original.compressedBytes), bytes(r.slim.compressedBytes), ratio(r.slim.compressedBytes, r.original.compressedBytes)],
+    [r.slim.compression === 'gzip' ? 'compressed (gzip -6)' : `compressed (gzip -6; slim: ${r.slim.compression})`, bytes(r.original.compressedBytes), bytes(r.slim.compressedBytes), ratio(r.slim.compressedBytes, r.original.compressedBytes)],
     ['layers', String(r.original.layers), String(r.slim.layers.length), ''],
   ];
 }

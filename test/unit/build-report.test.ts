@@ -16,6 +16,7 @@ const report: BuildReport = {
     fileBytes: 90e6,
     tarBytes: 91e6,
     compressedBytes: 30e6,
+    compression: 'gzip',
     files: 300,
     layers: [{ group: 'system', title: 'system and runtime', files: 300, bytes: 90e6, tarBytes: 91e6, compressedBytes: 30e6, diffId: digest('c'), digest: digest('d') }],
   },

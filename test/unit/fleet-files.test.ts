@@ -82,6 +82,7 @@ describe('state file', () => {
   const file = 'fleet-state.json';
   const state: FleetState = {
     sourceDateEpoch: 0,
+    compression: 'zstd',
     layers: [
       { id: 'shared-1', parent: null, members: ['a', 'b'], delta: false, diffId: SHA, digest: SHA2, size: 10, entries: [{ path: '/usr', key: 'd:755:0:0:0' }, { path: '/usr/lib', key: 'd:755:0:0:0' }, { path: '/usr/lib/libc.so', key: `f:644:0:0:0:5:${SHA}` }] },
       { id: 'delta-1', parent: 'shared-1', members: ['c'], delta: true, diffId: SHA2, digest: SHA, size: 3, entries: [{ path: '/opt', key: 'd:755:0:0:0' }, { path: '/opt/x', key: 'l:777:0:0:0:"y"' }] },
@@ -106,6 +107,7 @@ describe('state file', () => {
 
   test('a state that does not hold together is refused, naming the field and suggesting --repack', () => {
     broken((j) => (j.version = 2), /version must be 1/);
+    broken((j) => (j.compression = 'brotli'), /compression must be one of gzip, zstd/);
     broken((j) => (j.layers[1].parent = 'shared-9'), /layers\[1\]\.parent shared-9 is not a layer listed before it/);
     broken((j) => (j.layers[1].id = 'shared-1'), /layers\[1\]\.id shared-1 is listed twice/);
     broken((j) => (j.layers[0].digest = 'sha256:123'), /layers\[0\]\.digest must be a sha256/);

@@ -173,12 +173,12 @@ describe('assembleImage', () => {
       schemaVersion: 2,
       mediaType: OCI_MANIFEST,
       config: { mediaType: OCI_CONFIG, digest: image.configDigest, size: image.rawConfig.length },
-      layers: layers.map((l) => ({ mediaType: OCI_LAYER_GZIP, digest: l.written.gzip.digest, size: l.written.gzip.size })),
+      layers: layers.map((l) => ({ mediaType: OCI_LAYER_GZIP, digest: l.written.blob.digest, size: l.written.blob.size })),
     });
     assert.equal(OCI_MANIFEST, 'application/vnd.oci.image.manifest.v1+json');
     assert.equal(OCI_CONFIG, 'application/vnd.oci.image.config.v1+json');
     assert.equal(OCI_LAYER_GZIP, 'application/vnd.oci.image.layer.v1.tar+gzip');
-    assert.deepEqual(image.layers.map((l) => [l.written, l.createdBy, l.comment, l.diffId, l.digest]), layers.map((l) => [l.written, l.createdBy, l.comment, l.written.tar.digest, l.written.gzip.digest]));
+    assert.deepEqual(image.layers.map((l) => [l.written, l.createdBy, l.comment, l.diffId, l.digest]), layers.map((l) => [l.written, l.createdBy, l.comment, l.written.tar.digest, l.written.blob.digest]));
     assert.deepEqual([image.id, image.source, image.repoTags], [image.configDigest, 'slim', []], 'the slim image is an Image like any other');
   });
 
@@ -340,7 +340,7 @@ describe('writeOciLayout', () => {
       assert.deepEqual(opened.repoTags, ['v1-slim']);
       assert.deepEqual(
         opened.layers.map((l) => [l.digest, l.mediaType, l.storedSize]),
-        layers.map((l) => [l.written.gzip.digest, OCI_LAYER_GZIP, l.written.gzip.size]),
+        layers.map((l) => [l.written.blob.digest, OCI_LAYER_GZIP, l.written.blob.size]),
       );
       await assertSameImage(opened);
     } finally {
@@ -353,7 +353,7 @@ describe('writeOciLayout', () => {
     const names = (await readdir(blobDir)).sort();
     for (const name of names) assert.equal(sha256(await readFile(join(blobDir, name))), `sha256:${name}`, name);
     const hex = (d: string) => d.slice('sha256:'.length);
-    assert.deepEqual(names, [image.configDigest, image.manifestDigest, ...layers.map((l) => l.written.gzip.digest)].map(hex).sort());
+    assert.deepEqual(names, [image.configDigest, image.manifestDigest, ...layers.map((l) => l.written.blob.digest)].map(hex).sort());
     assert.ok((await readFile(join(blobDir, hex(image.manifestDigest)))).equals(image.manifest));
     assert.deepEqual(JSON.parse(await readFile(join(layout, 'oci-layout'), 'utf8')), { imageLayoutVersion: '1.0.0' });
     assert.deepEqual(JSON.parse(await readFile(join(layout, 'index.json'), 'utf8')), {
@@ -385,7 +385,7 @@ describe('writeOciLayout', () => {
     assert.equal(inspected.Digest, image.manifestDigest);
     assert.deepEqual(
       inspected.Layers,
-      layers.map((l) => l.written.gzip.digest),
+      layers.map((l) => l.written.blob.digest),
     );
     assert.equal(inspected.Architecture, 'arm64');
     assert.equal(inspected.Os, 'linux');

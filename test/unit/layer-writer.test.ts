@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
+import { decompress as zstdDecompress } from 'fzstd';
 import { gzipSize, writeLayer, type TarEntrySpec, type WrittenLayer } from '../../src/image/layer-writer.js';
 import { tempDir } from '../helpers/images.js';
 import { sha256 } from '../helpers/layers.js';
@@ -177,21 +178,21 @@ describe('writeLayer', () => {
     assert.notEqual((await stat(dirA.hello!)).mtimeMs, (await stat(dirB.hello!)).mtimeMs);
     const second = await write(specs(dirB), 'second');
     assert.equal(second.tar.digest, first.tar.digest);
-    assert.equal(second.gzip.digest, first.gzip.digest);
+    assert.equal(second.blob.digest, first.blob.digest);
     assert.equal(second.tar.size, first.tar.size);
-    assert.equal(second.gzip.size, first.gzip.size);
+    assert.equal(second.blob.size, first.blob.size);
     assert.ok((await readFile(second.tar.path)).equals(await readFile(first.tar.path)));
-    assert.ok((await readFile(second.gzip.path)).equals(await readFile(first.gzip.path)));
+    assert.ok((await readFile(second.blob.path)).equals(await readFile(first.blob.path)));
   });
 
   test('digests and sizes are those of the written files; the gzip file holds the tar', async () => {
     const tar = await readFile(first.tar.path);
-    const gz = await readFile(first.gzip.path);
+    const gz = await readFile(first.blob.path);
     assert.equal(first.tar.digest, sha256(tar));
     assert.equal(first.tar.size, tar.length);
-    assert.equal(first.gzip.digest, sha256(gz));
-    assert.equal(first.gzip.size, gz.length);
-    assert.ok(first.gzip.size < first.tar.size);
+    assert.equal(first.blob.digest, sha256(gz));
+    assert.equal(first.blob.size, gz.length);
+    assert.ok(first.blob.size < first.tar.size);
     assert.ok(gunzipSync(gz).equals(tar));
     assert.deepEqual([...gz.subarray(0, 3)], [0x1f, 0x8b, 8]);
     assert.equal(gz[3], 0, 'no file name or comment in the gzip header');
@@ -231,10 +232,10 @@ describe('writeLayer', () => {
     const afterA = await write(layerA(changed), 'a2');
     const afterB = await write(layerB, 'b2');
     assert.notEqual(afterA.tar.digest, beforeA.tar.digest);
-    assert.notEqual(afterA.gzip.digest, beforeA.gzip.digest);
+    assert.notEqual(afterA.blob.digest, beforeA.blob.digest);
     assert.equal(afterA.tar.size, beforeA.tar.size);
     assert.equal(afterB.tar.digest, beforeB.tar.digest);
-    assert.equal(afterB.gzip.digest, beforeB.gzip.digest);
+    assert.equal(afterB.blob.digest, beforeB.blob.digest);
     const unchangedAgain = await write(layerA(left), 'a3');
     assert.equal(unchangedAgain.tar.digest, beforeA.tar.digest, 'the digest follows the content, not the write');
   });
@@ -244,7 +245,7 @@ describe('writeLayer', () => {
     assert.equal(empty.tar.size, 1024);
     assert.ok((await readFile(empty.tar.path)).equals(Buffer.alloc(1024)));
     assert.equal(empty.tar.digest, sha256(Buffer.alloc(1024)));
-    assert.ok(gunzipSync(await readFile(empty.gzip.path)).equals(Buffer.alloc(1024)));
+    assert.ok(gunzipSync(await readFile(empty.blob.path)).equals(Buffer.alloc(1024)));
   });
 
   test('a missing content file rejects, first or after a large file, and does not hang', async () => {
@@ -302,12 +303,29 @@ describe('writeLayer', () => {
   );
 });
 
+describe('writeLayer with zstd', () => {
+  test('the same entries give the same zstd bytes; the blob holds the tar; media type tar+zstd', async () => {
+    const c = await contents(await outDir('zstd-contents'), 1_500_000_000);
+    const dirs = [await outDir('zstd-a'), await outDir('zstd-b')];
+    const [a, b] = await Promise.all(dirs.map((dir) => writeLayer(specs(c), join(dir, 'layer.tar'), join(dir, 'layer.tar.zst'), 'zstd')));
+    const gz = await write(specs(c), 'zstd-as-gzip');
+    assert.equal(a!.blob.digest, b!.blob.digest, 'deterministic');
+    assert.equal(a!.tar.digest, gz.tar.digest, 'the tar (and so the diff_id) does not depend on the compression');
+    assert.notEqual(a!.blob.digest, gz.blob.digest);
+    assert.deepEqual([a!.compression, a!.mediaType, gz.compression, gz.mediaType], ['zstd', 'application/vnd.oci.image.layer.v1.tar+zstd', 'gzip', 'application/vnd.oci.image.layer.v1.tar+gzip']);
+    const blob = await readFile(a!.blob.path);
+    assert.equal(blob.readUInt32LE(0), 0xfd2fb528, 'a zstd frame');
+    assert.equal(a!.blob.digest, sha256(blob));
+    assert.ok(Buffer.from(zstdDecompress(blob)).equals(await readFile(a!.tar.path)));
+  });
+});
+
 describe('gzipSize', () => {
   test('equals the size of the gzip file writeLayer wrote for the same tar', async () => {
-    assert.equal(await gzipSize(createReadStream(first.tar.path)), first.gzip.size);
+    assert.equal(await gzipSize(createReadStream(first.tar.path)), first.blob.size);
     const tar = await readFile(first.tar.path);
     const chunks = [tar.subarray(0, 1000), tar.subarray(1000, 3_000_000), tar.subarray(3_000_000)];
-    assert.equal(await gzipSize(Readable.from(chunks)), first.gzip.size, 'however the stream is chunked');
+    assert.equal(await gzipSize(Readable.from(chunks)), first.blob.size, 'however the stream is chunked');
   });
 
   test('counts an empty stream as the bare gzip framing', async () => {
