@@ -9,7 +9,7 @@ import Docker from 'dockerode';
 import { makeTempDir, onCleanup } from '../cleanup.js';
 import { environmentError, errorMessage, SlimError } from '../errors.js';
 import { unmountUnder } from '../host-processes.js';
-import { fetchManifestLayers, terminate } from './registry.js';
+import { fetchManifestLayers, splitReference, terminate } from './registry.js';
 
 const exec = promisify(execFile);
 
@@ -89,18 +89,6 @@ export async function removeContainerdNamespace(ns: string): Promise<void> {
     if (ids.length > 0) await ctr(kind, 'rm', ...ids).catch(() => undefined);
   }
   await exec('ctr', ['namespaces', 'rm', ns]).catch(() => undefined);
-}
-
-/** REGISTRY/NAME:TAG or REGISTRY/NAME@DIGEST split for the registry API. */
-function splitReference(reference: string): { registry: string; name: string; ref: string } | undefined {
-  const slash = reference.indexOf('/');
-  if (slash < 0) return undefined;
-  const registry = reference.slice(0, slash);
-  const rest = reference.slice(slash + 1);
-  const at = rest.indexOf('@');
-  if (at >= 0) return { registry, name: rest.slice(0, at), ref: rest.slice(at + 1) };
-  const colon = rest.lastIndexOf(':');
-  return colon >= 0 ? { registry, name: rest.slice(0, colon), ref: rest.slice(colon + 1) } : { registry, name: rest, ref: 'latest' };
 }
 
 interface ProgressEvent {

@@ -1,22 +1,85 @@
-import { startBenchEngine, type BenchEngine } from './bench-engine.js';
+import type Docker from 'dockerode';
+import type { Recording } from '../recording/types.js';
+import { SlimError } from '../errors.js';
+import { startBenchEngine, type BenchEngine, type PullResult } from './bench-engine.js';
 import { sweepBenchOrphans } from './bench-orphans.js';
-import { connectRegistry, startRegistry, type Registry } from './registry.js';
+import { ContainerdNode } from './containerd-node.js';
+import { timeFirstRequest } from './first-request.js';
+import { connectRegistry, fetchManifestLayers, splitReference, startRegistry, type Registry } from './registry.js';
 import { createShapedLink, type ShapedLink } from './shaped-link.js';
+
+export const NODE_KINDS = ['docker', 'containerd'] as const;
+export type NodeKind = (typeof NODE_KINDS)[number];
+
+/** The serverless node the bench plays: it pulls images and starts functions, and holds nothing else. */
+export interface BenchNode {
+  kind: NodeKind;
+  /** what it runs, for the report (e.g. "dockerd 20.10.24, overlay2") */
+  description: string;
+  pull(reference: string): Promise<PullResult>;
+  /** removes the image and every layer only it uses, so its next pull is cold */
+  removeImageCompletely(reference: string): Promise<void>;
+  removeEverything(): Promise<void>;
+  /** milliseconds from creating the function's container to its first successful answer */
+  timeFirstRequest(reference: string, recording: Recording, purpose: string): Promise<number>;
+  stop(): Promise<void>;
+}
+
+async function dockerNode(engine: BenchEngine): Promise<BenchNode> {
+  const version = await (engine.docker as Docker).version().then((v) => v.Version, () => '?');
+  return {
+    kind: 'docker',
+    description: `dockerd ${version}, ${engine.storageDriver}`,
+    async pull(reference) {
+      // dockerd 20.10 takes a zstd blob for a plain tar and fails with "invalid tar header": say why first
+      const parts = splitReference(reference);
+      const layers = parts ? await fetchManifestLayers(parts.registry, parts.name, parts.ref).catch(() => []) : [];
+      if (layers.some((l) => l.mediaType?.endsWith('+zstd'))) {
+        throw new SlimError(`${reference} has zstd layers, and dockerd ${version} cannot pull them`, 1, 'bench the image with --node containerd, or build it with --compression gzip');
+      }
+      return engine.pull(reference);
+    },
+    removeImageCompletely: (reference) => engine.removeImageCompletely(reference),
+    removeEverything: () => engine.removeEverything(),
+    timeFirstRequest: (reference, recording, purpose) => timeFirstRequest(engine.docker, reference, recording, purpose),
+    stop: () => engine.stop(),
+  };
+}
+
+async function containerdBenchNode(): Promise<BenchNode> {
+  const node = await ContainerdNode.start();
+  const version = await import('node:child_process').then(({ execFileSync }) => execFileSync('containerd', ['--version']).toString().split(' ')[2] ?? '?').catch(() => '?');
+  return {
+    kind: 'containerd',
+    description: `containerd ${version}, overlayfs`,
+    pull: (reference) => node.pull(reference),
+    removeImageCompletely: (reference) => node.removeImage(reference),
+    removeEverything: () => node.removeEverything(),
+    timeFirstRequest: (reference, recording) => node.timeFirstRequest(reference, recording),
+    stop: () => node.stop(),
+  };
+}
+
+const NODES: Record<NodeKind, () => Promise<BenchNode>> = {
+  docker: async () => dockerNode(await startBenchEngine()),
+  containerd: containerdBenchNode,
+};
 
 export interface BenchNodeOptions {
   bandwidth?: string;
   registry?: string;
+  node: NodeKind;
   log: (line: string) => void;
 }
 
 /**
- * A registry (on 127.0.0.1, or behind a shaped link in a network namespace) and a clean engine of the
+ * A registry (on 127.0.0.1, or behind a shaped link in a network namespace) and a clean node of the
  * bench's own, for the length of `use`; both are removed afterwards, also on failure and Ctrl-C.
  */
-export async function withBenchNode<T>(options: BenchNodeOptions, use: (node: { registry: Registry; engine: BenchEngine }) => Promise<T>): Promise<T> {
+export async function withBenchNode<T>(options: BenchNodeOptions, use: (setup: { registry: Registry; node: BenchNode }) => Promise<T>): Promise<T> {
   let link: ShapedLink | undefined;
   let registry: Registry | undefined;
-  let engine: BenchEngine | undefined;
+  let node: BenchNode | undefined;
   try {
     await sweepBenchOrphans();
     if (options.bandwidth) {
@@ -24,11 +87,11 @@ export async function withBenchNode<T>(options: BenchNodeOptions, use: (node: { 
       link = await createShapedLink({ rate: options.bandwidth });
     }
     registry = options.registry ? connectRegistry(options.registry) : await startRegistry(link ? { host: link.nsAddress, netns: link.netns } : {});
-    options.log(`registry at ${registry.address}; starting a clean engine`);
-    engine = await startBenchEngine();
-    return await use({ registry, engine });
+    options.log(`registry at ${registry.address}; starting a clean ${options.node} node`);
+    node = await NODES[options.node]();
+    return await use({ registry, node });
   } finally {
-    await engine?.stop();
+    await node?.stop();
     await registry?.stop();
     await link?.remove();
   }

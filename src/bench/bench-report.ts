@@ -26,6 +26,8 @@ export interface BenchReport {
   schemaVersion: 1;
   rounds: number;
   bandwidth: string | null;
+  /** the node the images were pulled and run on */
+  node: string;
   recording: string;
   images: Partial<Record<Role, ImageBench>>;
   /** slim / original from the same run (medians) */
@@ -83,7 +85,7 @@ function tableRows(report: BenchReport): { columns: Column[]; rows: string[][] }
 
 function summary(report: BenchReport): string {
   const { original, slim } = report.images;
-  const link = report.bandwidth ? ` over a ${report.bandwidth} link` : ' over loopback';
+  const link = `${report.bandwidth ? ` over a ${report.bandwidth} link` : ' over loopback'} on ${report.node ?? 'dockerd'}`;
   if (original && slim) {
     return `slim: ${prettyBytes(original.compressedBytes)} → ${prettyBytes(slim.compressedBytes)}, cold start ${original.coldStart.median.toFixed(2)} s → ${slim.coldStart.median.toFixed(2)} s (${times(report.ratios.coldStart)})${link}, median of ${report.rounds}`;
   }

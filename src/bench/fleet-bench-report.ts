@@ -16,6 +16,8 @@ export interface FleetStepSample {
 export interface FleetBenchSamples {
   rounds: number;
   bandwidth: string | null;
+  /** the node the images were pulled and run on */
+  node: string;
   fleet: string;
   functions: string[];
   variants: Array<{
@@ -70,6 +72,7 @@ export interface FleetBenchReport {
   schemaVersion: 1;
   rounds: number;
   bandwidth: string | null;
+  node: string;
   fleet: string;
   functions: string[];
   variants: FleetBenchVariantReport[];
@@ -129,6 +132,7 @@ export function fleetBenchReport(samples: FleetBenchSamples): FleetBenchReport {
     schemaVersion: 1,
     rounds: samples.rounds,
     bandwidth: samples.bandwidth,
+    node: samples.node,
     fleet: samples.fleet,
     functions: samples.functions,
     variants,

@@ -1,7 +1,5 @@
 import type { Recording } from '../recording/types.js';
-import { withBenchNode } from './bench-node.js';
-import type { BenchEngine } from './bench-engine.js';
-import { timeFirstRequest } from './first-request.js';
+import { withBenchNode, type BenchNode, type NodeKind } from './bench-node.js';
 import { fleetBenchReport, type FleetBenchReport, type FleetBenchSamples, type FleetStepSample, type FleetVariant } from './fleet-bench-report.js';
 import type { PushedImage, Registry } from './registry.js';
 
@@ -21,6 +19,7 @@ export interface FleetBenchOptions {
   rounds: number;
   bandwidth?: string;
   registry?: string;
+  node: NodeKind;
   log: (line: string) => void;
 }
 
@@ -42,21 +41,21 @@ async function pushVariant(registry: Registry, options: FleetBenchOptions, varia
 }
 
 /** The node starts the fleet's functions one after another, keeping what each pulled, as a real node's cache does. */
-async function runSequence(engine: BenchEngine, options: FleetBenchOptions, variant: FleetVariant, images: PushedImage[], log: (line: string) => void): Promise<FleetStepSample[]> {
+async function runSequence(engine: BenchNode, options: FleetBenchOptions, variant: FleetVariant, images: PushedImage[], log: (line: string) => void): Promise<FleetStepSample[]> {
   await engine.removeEverything();
   const steps: FleetStepSample[] = [];
   for (const [k, f] of options.functions.entries()) {
     log(`${variant}: function ${k + 1}/${options.functions.length}, ${f.name}`);
     const pull = await engine.pull(images[k]!.reference);
-    const cold = await timeFirstRequest(engine.docker, images[k]!.reference, f.recording, `bench-fleet-${variant}`);
-    const warm = await timeFirstRequest(engine.docker, images[k]!.reference, f.recording, `bench-fleet-${variant}`);
+    const cold = await engine.timeFirstRequest(images[k]!.reference, f.recording, `bench-fleet-${variant}`);
+    const warm = await engine.timeFirstRequest(images[k]!.reference, f.recording, `bench-fleet-${variant}`);
     steps.push({ bytes: pull.bytes, pullSeconds: pull.seconds, firstRequestColdMs: cold, firstRequestWarmMs: warm });
   }
   return steps;
 }
 
 /** A node running the previous fleet pulls each changed function's new version. */
-async function runUpdates(engine: BenchEngine, options: FleetBenchOptions, pushed: Pushed): Promise<Array<{ name: string; bytes: number; seconds: number }>> {
+async function runUpdates(engine: BenchNode, options: FleetBenchOptions, pushed: Pushed): Promise<Array<{ name: string; bytes: number; seconds: number }>> {
   if (pushed.previous.every((p) => p === undefined)) return [];
   await engine.removeEverything();
   for (const [k, image] of pushed.current.entries()) await engine.pull((pushed.previous[k] ?? image).reference);
@@ -75,12 +74,13 @@ async function runUpdates(engine: BenchEngine, options: FleetBenchOptions, pushe
  * of the variants so drift on a shared machine hits them alike.
  */
 export async function runFleetBench(options: FleetBenchOptions): Promise<FleetBenchReport> {
-  return withBenchNode(options, async ({ registry, engine }) => {
+  return withBenchNode(options, async ({ registry, node: engine }) => {
     const pushed = new Map<FleetVariant, Pushed>();
     for (const variant of options.variants) pushed.set(variant, await pushVariant(registry, options, variant, options.log));
     const samples: FleetBenchSamples = {
       rounds: options.rounds,
       bandwidth: options.bandwidth ?? null,
+      node: engine.description,
       fleet: options.fleetFile,
       functions: options.functions.map((f) => f.name),
       variants: options.variants.map((variant) => ({

@@ -5,6 +5,8 @@ import { promisify } from 'node:util';
 import { makeTempDir, onCleanup } from '../cleanup.js';
 import { environmentError, SlimError } from '../errors.js';
 import { freePort } from '../docker/function-container.js';
+import { openImage, parseImageLocation } from '../image/open-image.js';
+import { pushImage } from '../image/sinks/registry.js';
 
 const exec = promisify(execFile);
 
@@ -12,6 +14,7 @@ export interface LayerDescriptor {
   digest: string;
   /** compressed size in the registry: what a pull downloads */
   size: number;
+  mediaType?: string;
 }
 
 export interface PushedImage {
@@ -27,8 +30,11 @@ export interface Registry {
   address: string;
   /** the registry's log, when slim started it */
   logFile?: string;
-  /** copies an image of the main engine into this registry (skopeo, so the original is never retagged) */
-  push(sourceEngineRef: string, name: string, tag: string): Promise<PushedImage>;
+  /**
+   * Copies an image into this registry: one of the main engine with skopeo (so the original is never
+   * retagged), or an image file (docker-archive:, oci:) with slim's registry sink, its blobs as they are.
+   */
+  push(source: string, name: string, tag: string): Promise<PushedImage>;
   manifestLayers(name: string, reference: string): Promise<LayerDescriptor[]>;
   stop(): Promise<void>;
 }
@@ -57,7 +63,36 @@ export async function fetchManifestLayers(address: string, name: string, referen
     if (!entry) throw new SlimError(`${address}/${name}:${reference} has no linux/${arch} image`);
     return fetchManifestLayers(address, name, entry.digest);
   }
-  return (manifest.layers ?? []).map(({ digest, size }) => ({ digest, size }));
+  return (manifest.layers ?? []).map(({ digest, size, mediaType }) => ({ digest, size, ...(mediaType ? { mediaType } : {}) }));
+}
+
+/** REGISTRY/NAME:TAG or REGISTRY/NAME@DIGEST split for the registry API. */
+export function splitReference(reference: string): { registry: string; name: string; ref: string } | undefined {
+  const slash = reference.indexOf('/');
+  if (slash < 0) return undefined;
+  const registry = reference.slice(0, slash);
+  const rest = reference.slice(slash + 1);
+  const at = rest.indexOf('@');
+  if (at >= 0) return { registry, name: rest.slice(0, at), ref: rest.slice(at + 1) };
+  const colon = rest.lastIndexOf(':');
+  return colon >= 0 ? { registry, name: rest.slice(0, colon), ref: rest.slice(colon + 1) } : { registry, name: rest, ref: 'latest' };
+}
+
+/** The image config of ADDRESS/NAME:REFERENCE (plain HTTP), for the command a node runs. */
+export async function fetchImageConfig(address: string, name: string, reference: string): Promise<{ config?: { Entrypoint?: string[] | null; Cmd?: string[] | null } }> {
+  const url = `http://${address}/v2/${name}/manifests/${reference}`;
+  const response = await fetch(url, { headers: { Accept: MANIFEST_TYPES }, signal: AbortSignal.timeout(20_000) });
+  if (!response.ok) throw new SlimError(`GET ${url} answered ${response.status}`);
+  const manifest = (await response.json()) as Manifest & { config?: { digest: string } };
+  if (manifest.manifests) {
+    const arch = process.arch === 'x64' ? 'amd64' : process.arch;
+    const entry = manifest.manifests.find((m) => m.platform?.os === 'linux' && m.platform.architecture === arch);
+    if (!entry) throw new SlimError(`${address}/${name}:${reference} has no linux/${arch} image`);
+    return fetchImageConfig(address, name, entry.digest);
+  }
+  const blob = await fetch(`http://${address}/v2/${name}/blobs/${manifest.config?.digest}`, { signal: AbortSignal.timeout(20_000) });
+  if (!blob.ok) throw new SlimError(`the config of ${address}/${name}:${reference} answered ${blob.status}`);
+  return (await blob.json()) as { config?: { Entrypoint?: string[] | null; Cmd?: string[] | null } };
 }
 
 async function tail(file: string, lines = 20): Promise<string> {
@@ -175,18 +210,29 @@ function makeRegistry(address: string, logFile: string | undefined, stop: () => 
     logFile,
     manifestLayers,
     stop,
-    async push(sourceEngineRef, name, tag) {
+    async push(source, name, tag) {
       const reference = `${address}/${name}:${tag}`;
+      if ((await parseImageLocation(source)).kind !== 'daemon') {
+        // a file (an OCI layout slim wrote with zstd, say): its blobs go up exactly as they are
+        const image = await openImage(source);
+        try {
+          await pushImage(image, { host: address, repository: name, tag }, { tlsVerify: false });
+        } finally {
+          await image.close();
+        }
+        const layers = await manifestLayers(name, tag);
+        return { reference, layers, bytes: layers.reduce((sum, l) => sum + l.size, 0) };
+      }
       const daemonHost = process.env.DOCKER_HOST ? ['--src-daemon-host', process.env.DOCKER_HOST] : [];
       try {
-        await exec('skopeo', ['copy', '--quiet', ...daemonHost, '--dest-tls-verify=false', `docker-daemon:${sourceEngineRef}`, `docker://${reference}`], {
+        await exec('skopeo', ['copy', '--quiet', ...daemonHost, '--dest-tls-verify=false', `docker-daemon:${source}`, `docker://${reference}`], {
           maxBuffer: 16 * 1024 * 1024,
         });
       } catch (err) {
         const e = err as NodeJS.ErrnoException & { stderr?: string };
         if (e.code === 'ENOENT') throw environmentError('skopeo is not installed', 'apt-get install skopeo');
         const log = logFile ? `\n--- registry log ---\n${await tail(logFile, 10)}` : '';
-        throw new SlimError(`cannot push ${sourceEngineRef} to ${reference}: ${(e.stderr || e.message).trim()}${log}`);
+        throw new SlimError(`cannot push ${source} to ${reference}: ${(e.stderr || e.message).trim()}${log}`);
       }
       const layers = await manifestLayers(name, tag);
       return { reference, layers, bytes: layers.reduce((sum, l) => sum + l.size, 0) };

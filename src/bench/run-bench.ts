@@ -1,7 +1,6 @@
 import type { Recording } from '../recording/types.js';
-import { withBenchNode } from './bench-node.js';
+import { withBenchNode, type NodeKind } from './bench-node.js';
 import { metricsOf, type BenchReport, type ImageBench, type Role } from './bench-report.js';
-import { timeFirstRequest } from './first-request.js';
 import type { PushedImage } from './registry.js';
 import { ratio, stat } from './stats.js';
 import { checkThresholds, type Metric, type Threshold } from './thresholds.js';
@@ -20,6 +19,7 @@ export interface BenchOptions {
   rounds: number;
   bandwidth?: string;
   registry?: string;
+  node: NodeKind;
   baseline?: { file: string; report: Pick<BenchReport, 'images'> };
   thresholds: Threshold[];
   log: (line: string) => void;
@@ -41,7 +41,7 @@ interface Samples {
  * cached. Rounds alternate the images so drift on a shared machine hits both alike.
  */
 export async function runBench(options: BenchOptions): Promise<BenchReport> {
-  return withBenchNode(options, async ({ registry: reg, engine }) => {
+  return withBenchNode(options, async ({ registry: reg, node }) => {
     const pushed = new Map<Role, { image: PushedImage; previous?: PushedImage }>();
     for (const subject of options.subjects) {
       options.log(`pushing ${subject.reference}`);
@@ -57,19 +57,19 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         const { image, previous } = pushed.get(subject.role)!;
         const s = samples.get(subject.role)!;
         options.log(`round ${round + 1}/${options.rounds}: ${subject.role}`);
-        await engine.removeImageCompletely(image.reference);
-        const pull = await engine.pull(image.reference);
-        const cold = await timeFirstRequest(engine.docker, image.reference, options.recording, `bench-${subject.role}`);
-        const warm = await timeFirstRequest(engine.docker, image.reference, options.recording, `bench-${subject.role}`);
+        await node.removeImageCompletely(image.reference);
+        const pull = await node.pull(image.reference);
+        const cold = await node.timeFirstRequest(image.reference, options.recording, `bench-${subject.role}`);
+        const warm = await node.timeFirstRequest(image.reference, options.recording, `bench-${subject.role}`);
         s.pull.push(pull.seconds);
         s.firstRequestCold.push(cold);
         s.firstRequestWarm.push(warm);
         s.coldStart.push(pull.seconds + cold / 1000);
         if (previous) {
-          await engine.removeImageCompletely(image.reference);
-          await engine.removeImageCompletely(previous.reference);
-          await engine.pull(previous.reference);
-          const update = await engine.pull(image.reference);
+          await node.removeImageCompletely(image.reference);
+          await node.removeImageCompletely(previous.reference);
+          await node.pull(previous.reference);
+          const update = await node.pull(image.reference);
           s.update.push(update.seconds);
           s.updateBytes = update.bytes;
         }
@@ -97,6 +97,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       schemaVersion: 1,
       rounds: options.rounds,
       bandwidth: options.bandwidth ?? null,
+      node: node.description,
       recording: options.recordingFile,
       images,
       ratios: {

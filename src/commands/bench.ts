@@ -2,8 +2,10 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { requireEngine } from '../docker/engine.js';
 import { inputError, SlimError, usageError } from '../errors.js';
 import { loadFleetFile } from '../fleet/fleet-file.js';
+import { openImage, parseImageLocation } from '../image/open-image.js';
 import { runFleetBench, type FleetBenchFunction } from '../bench/fleet-bench.js';
 import type { FleetBenchReport, FleetVariant } from '../bench/fleet-bench-report.js';
+import type { NodeKind } from '../bench/bench-node.js';
 import { loadRecording } from '../recording/parse.js';
 import { requireEngineReference } from '../trace/engine-image.js';
 import type { BenchReport } from '../bench/bench-report.js';
@@ -13,6 +15,7 @@ import type { Threshold } from '../bench/thresholds.js';
 
 export interface BenchCommandOptions {
   recordingFile: string;
+  node: NodeKind;
   rounds: number;
   bandwidth?: string;
   registry?: string;
@@ -46,6 +49,14 @@ async function loadBaseline(file: string): Promise<Pick<BenchReport, 'images'>> 
   }
 }
 
+/** An image the bench can push: one in the engine, or an image file (an OCI layout with zstd layers, say). */
+async function requireBenchable(reference: string): Promise<void> {
+  const location = await parseImageLocation(reference);
+  if (location.kind === 'daemon') return requireInEngine(reference, 'image');
+  const image = await openImage(reference);
+  await image.close();
+}
+
 /** `slim bench ORIGINAL [SLIM]`: checks the inputs before any container, registry or namespace exists. */
 export async function benchCommand(images: string[], options: BenchCommandOptions): Promise<BenchReport> {
   if (images.length === 0 || images.length > 2) throw usageError('give ORIGINAL and SLIM, or one image');
@@ -53,7 +64,7 @@ export async function benchCommand(images: string[], options: BenchCommandOption
   if (options.bandwidth && options.registry) throw usageError('--bandwidth shapes the registry slim starts; it cannot be combined with --registry');
   if (options.thresholds.length && !options.baselineFile) throw usageError('--fail-if needs --baseline FILE.json to compare with');
   const recording = await loadRecording(options.recordingFile);
-  for (const image of images) await requireEngineReference(image);
+  for (const image of images) await requireBenchable(image);
   const previous = options.updateFrom?.split(',').map((s) => s.trim()).filter(Boolean) ?? [];
   const subjects: BenchSubject[] = images.map((reference, i) => ({
     role: images.length === 2 && i === 1 ? 'slim' : 'original',
@@ -68,6 +79,7 @@ export async function benchCommand(images: string[], options: BenchCommandOption
     rounds: options.rounds,
     bandwidth: options.bandwidth,
     registry: options.registry,
+    node: options.node,
     baseline,
     thresholds: options.thresholds,
     log: options.log,
@@ -82,6 +94,7 @@ export async function benchCommand(images: string[], options: BenchCommandOption
 
 export interface FleetBenchCommandOptions {
   rounds: number;
+  node: NodeKind;
   bandwidth?: string;
   registry?: string;
   /** the fleet file of the previous version: time pulling each changed function's new image on a node running it */
@@ -129,7 +142,7 @@ export async function fleetBenchCommand(fleetFile: string, options: FleetBenchCo
     }
     functions.push({ name: f.name, recording: await loadRecording(f.recording), images, ...(before && before.image !== f.image ? { previous: changed } : {}) });
   }
-  const report = await runFleetBench({ fleetFile, functions, variants, rounds: options.rounds, bandwidth: options.bandwidth, registry: options.registry, log: options.log });
+  const report = await runFleetBench({ fleetFile, functions, variants, rounds: options.rounds, bandwidth: options.bandwidth, registry: options.registry, node: options.node, log: options.log });
   if (options.reportOut) {
     await writeFile(options.reportOut, `${JSON.stringify(report, null, 2)}\n`).catch((err: NodeJS.ErrnoException) => {
       throw new SlimError(`cannot write ${options.reportOut}: ${err.code ?? String(err)}`);

@@ -44,7 +44,7 @@ function updateRows(r: FleetBenchReport): string[][] {
 }
 
 function headline(r: FleetBenchReport): string {
-  const link = r.bandwidth ? `a ${r.bandwidth} link` : 'loopback';
+  const link = `${r.bandwidth ? `a ${r.bandwidth} link` : 'loopback'} (${r.node})`;
   const parts = [`fleet / originals ${times(r.ratios.pulledBytesVsOriginal)} bytes, ${times(r.ratios.coldStartVsOriginal)} cold start`];
   if (r.ratios.pulledBytesVsSingle !== null) parts.push(`fleet / image by image ${times(r.ratios.pulledBytesVsSingle)} bytes, ${times(r.ratios.coldStartVsSingle)} cold start`);
   return `slim bench --fleet: ${r.functions.length} functions started in turn on one node over ${link}, median of ${r.rounds}: ${parts.join('; ')}`;

@@ -189,6 +189,25 @@ describe('slim build and slim verify on node-express', () => {
     assert.match(markdown.stdout, /✓ size>\+5%: [+-]0\.0%/);
   });
 
+  test('--node containerd: a throwaway containerd pulls and runs the gzip slim image and the zstd one; dockerd 20.10 cannot pull zstd', async (t) => {
+    if (!ready) return t.skip('no engine');
+    const zstdLayout = `oci:${join(work.path, 'oci-zstd')}:v1-zstd`;
+    for (const image of [TAG_V1, zstdLayout]) {
+      const result = await slim(['bench', image, '--record', RECORDING, '--node', 'containerd', '--rounds', '1', '--json']);
+      assert.equal(result.code, 0, result.stderr);
+      const report = JSON.parse(result.stdout) as BenchReport;
+      assert.match(report.node, /^containerd 1\.\d+/);
+      const bench = report.images.original!;
+      assert.equal(bench.reference, image);
+      assert.ok(bench.compressedBytes > 20e6 && bench.compressedBytes < 60e6, `${image}: ${bench.compressedBytes} bytes in the registry`);
+      assert.ok(bench.pull.median > 0 && bench.firstRequestCold.median > 0 && bench.firstRequestWarm.median > 0);
+      t.diagnostic(`containerd ${image}: pull ${bench.pull.median.toFixed(2)} s, cold start ${bench.coldStart.median.toFixed(2)} s`);
+    }
+    const onDocker = await slim(['bench', zstdLayout, '--record', RECORDING, '--rounds', '1']);
+    assert.equal(onDocker.code, 1, onDocker.stderr);
+    assert.match(onDocker.stderr, /has zstd layers, and dockerd 20\.10\.\S+ cannot pull them\n.*bench the image with --node containerd/);
+  });
+
   test('slim verify fails with a readable diff when two images answer differently', async (t) => {
     if (!ready) return t.skip('no engine');
     const same = await slim(['verify', NODE_EXPRESS, TAG_V1, '--record', RECORDING]);

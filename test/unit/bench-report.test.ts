@@ -47,6 +47,7 @@ function benchReport(images: Partial<Record<Role, ImageBench>>, overrides: Parti
     schemaVersion: 1,
     rounds: 3,
     bandwidth: null,
+    node: 'dockerd 20.10.24, overlay2',
     recording: 'rec.json',
     images,
     ratios: {
@@ -258,13 +259,13 @@ describe('metricsOf', () => {
 describe('renderBenchText', () => {
   test('summary line with both images, the cold start ratio, the link and the rounds', () => {
     const text = renderBenchText(both());
-    assert.equal(text.split('\n')[0], 'slim: 123 MB → 23.5 MB, cold start 5.90 s → 1.70 s (0.29×) over loopback, median of 3');
+    assert.equal(text.split('\n')[0], 'slim: 123 MB → 23.5 MB, cold start 5.90 s → 1.70 s (0.29×) over loopback on dockerd 20.10.24, overlay2, median of 3');
     assert.ok(text.endsWith('\n'));
   });
 
   test('the summary names a shaped link', () => {
     const text = renderBenchText({ ...both(), bandwidth: '200mbit' });
-    assert.match(text.split('\n')[0]!, / over a 200mbit link, median of 3$/);
+    assert.match(text.split('\n')[0]!, / over a 200mbit link on dockerd 20\.10\.24, overlay2, median of 3$/);
   });
 
   test('the table: a column per image and slim/original', () => {
@@ -340,7 +341,7 @@ describe('renderBenchText', () => {
     const report = benchReport({ original: imageBench('original') }, { bandwidth: '50mbit', rounds: 5 });
     const text = renderBenchText(report);
     const lines = text.split('\n');
-    assert.equal(lines[0], 'app:1: 123 MB, cold start 5.90 s over a 50mbit link, median of 5');
+    assert.equal(lines[0], 'app:1: 123 MB, cold start 5.90 s over a 50mbit link on dockerd 20.10.24, overlay2, median of 5');
     assert.deepEqual(lines[2]!.trim().split(/ {2,}/), ['original']);
     assert.deepEqual(textRow(text, 'compressed size'), ['compressed size', '123 MB']);
     assert.deepEqual(textRow(text, 'cold pull'), ['cold pull', '5.00 s (4.00–6.00)']);
@@ -363,7 +364,7 @@ describe('renderBenchMarkdown', () => {
     for (const thresholds of [[], passing()]) {
       const lines = renderBenchMarkdown({ ...both(), thresholds }).split('\n');
       assert.equal(lines[0], '### slim bench');
-      assert.equal(lines[2], '✅ slim: 123 MB → 23.5 MB, cold start 5.90 s → 1.70 s (0.29×) over loopback, median of 3');
+      assert.equal(lines[2], '✅ slim: 123 MB → 23.5 MB, cold start 5.90 s → 1.70 s (0.29×) over loopback on dockerd 20.10.24, overlay2, median of 3');
     }
   });
 
@@ -413,7 +414,7 @@ describe('renderBenchMarkdown', () => {
     const md = renderBenchMarkdown(benchReport({ original: imageBench('original') }));
     assert.doesNotMatch(md, /mermaid|xychart/);
     assert.ok(md.includes('\n|  | original |\n|---|---:|\n'));
-    assert.match(md.split('\n')[2]!, /^✅ app:1: 123 MB, cold start 5\.90 s over loopback, median of 3$/);
+    assert.match(md.split('\n')[2]!, /^✅ app:1: 123 MB, cold start 5\.90 s over loopback on dockerd 20\.10\.24, overlay2, median of 3$/);
   });
 
   test('a collapsed <details> section: rounds, link, recording, each image with its pull samples, the baseline', () => {
@@ -467,6 +468,7 @@ describe('benchCommand input validation', () => {
   function options(overrides: Partial<BenchCommandOptions> = {}): BenchCommandOptions {
     return {
       recordingFile,
+      node: 'docker',
       rounds: 1,
       registry: '127.0.0.1:1',
       thresholds: [],

@@ -8,6 +8,7 @@ const step = (bytes: number, pullSeconds: number, firstRequestColdMs: number, fi
 const samples: FleetBenchSamples = {
   rounds: 3,
   bandwidth: null,
+  node: 'containerd 1.6.20, overlayfs',
   fleet: 'fleet.json',
   functions: ['a', 'b'],
   variants: [
@@ -56,7 +57,7 @@ describe('fleet bench report', () => {
   test('text and Markdown show every function in turn and the update', () => {
     const report = fleetBenchReport(samples);
     const text = renderFleetBenchText(report);
-    assert.match(text, /2 functions started in turn on one node over loopback, median of 3: fleet \/ originals 0\.10× bytes/);
+    assert.match(text, /2 functions started in turn on one node over loopback \(containerd 1\.6\.20, overlayfs\), median of 3: fleet \/ originals 0\.10× bytes/);
     assert.match(text, /slim fleet \(each function on a node that already ran the ones above it\)/);
     assert.match(text, /2 +b +101 B +1 B +0\.05 s +0\.35 s +300 ms +1\.17×/);
     assert.match(text, /slim fleet +a +2 B/);

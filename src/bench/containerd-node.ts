@@ -1,0 +1,190 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { makeTempDir, onCleanup } from '../cleanup.js';
+import { effectiveArgv, freePort } from '../docker/function-container.js';
+import { environmentError, SlimError } from '../errors.js';
+import { unmountUnder } from '../host-processes.js';
+import { sendHttp } from '../recording/http-client.js';
+import type { Recording } from '../recording/types.js';
+import type { PullResult } from './bench-engine.js';
+import { fetchImageConfig, fetchManifestLayers, splitReference, terminate } from './registry.js';
+
+const exec = promisify(execFile);
+const NAMESPACE = 'slim-bench';
+const POLL_MS = 10;
+
+async function tail(file: string, lines = 30): Promise<string> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  return text.trimEnd().split('\n').slice(-lines).join('\n');
+}
+
+export interface ContainerdNodeOptions {
+  /** snapshotters served by a proxy plugin (the stargz node's daemon): name → its socket */
+  proxySnapshotters?: Record<string, string>;
+}
+
+/**
+ * A throwaway containerd from Debian's package, with its own root, state directory and socket, as a
+ * serverless node runs it: images are pulled with `ctr` (plain HTTP from the bench registry) and
+ * functions run through `ctr run` with host networking, runc's state and FIFOs kept in our directory.
+ */
+export class ContainerdNode {
+  private counter = 0;
+
+  private constructor(
+    readonly dir: string,
+    readonly socket: string,
+    readonly logFile: string,
+    private readonly stopNow: () => Promise<void>,
+  ) {}
+
+  static async start(options: ContainerdNodeOptions = {}): Promise<ContainerdNode> {
+    const dir = await makeTempDir('bench-containerd');
+    const socket = join(dir.path, 'c.sock');
+    const logFile = join(dir.path, 'containerd.log');
+    let child: ChildProcess | undefined;
+    const stop = onCleanup(async () => {
+      if (child && child.exitCode === null) {
+        // tasks first: a shim left running would keep the node's mounts busy
+        const ctr = (...args: string[]) => exec('ctr', ['-a', socket, '-n', NAMESPACE, ...args]).catch(() => ({ stdout: '' }));
+        for (const id of (await ctr('tasks', 'ls', '-q')).stdout.split(/\s+/).filter(Boolean)) {
+          await ctr('tasks', 'kill', '-s', 'SIGKILL', id);
+          await ctr('tasks', 'rm', '-f', id);
+        }
+        for (const id of (await ctr('containers', 'ls', '-q')).stdout.split(/\s+/).filter(Boolean)) await ctr('containers', 'rm', id);
+        await terminate(child, 10_000);
+      }
+      await unmountUnder(dir.path);
+      await dir.remove();
+    });
+    try {
+      const proxies = Object.entries(options.proxySnapshotters ?? {})
+        .map(([name, address]) => `[proxy_plugins.${name}]\n  type = "snapshot"\n  address = ${JSON.stringify(address)}`)
+        .join('\n');
+      await writeFile(
+        join(dir.path, 'config.toml'),
+        [
+          'version = 2',
+          `root = ${JSON.stringify(join(dir.path, 'root'))}`,
+          `state = ${JSON.stringify(join(dir.path, 'state'))}`,
+          'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+          '[grpc]',
+          `  address = ${JSON.stringify(socket)}`,
+          proxies,
+          '',
+        ].join('\n'),
+      );
+      await mkdir(join(dir.path, 'runc'));
+      await mkdir(join(dir.path, 'fifo'));
+      const log = await open(logFile, 'a');
+      // its own process group, so Ctrl-C reaches slim, whose cleanup stops it after the tasks on it
+      const proc = spawn('containerd', ['--config', join(dir.path, 'config.toml')], { stdio: ['ignore', log.fd, log.fd], detached: true });
+      child = proc;
+      proc.unref();
+      await log.close();
+      const spawned = new Promise<Error>((resolve) => proc.once('error', resolve));
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const answered = await exec('ctr', ['-a', socket, 'version'], { timeout: 5000 }).then(() => true, () => false);
+        if (answered) break;
+        const err = await Promise.race([spawned, new Promise<undefined>((r) => setTimeout(r, 100, undefined))]);
+        if (err) throw environmentError(`cannot run containerd: ${err.message}`, 'apt-get install containerd (it comes with docker.io)');
+        if (proc.exitCode !== null || Date.now() > deadline) {
+          const why = proc.exitCode !== null ? `exited with code ${proc.exitCode}` : 'did not answer within 30 s';
+          throw new SlimError(`the bench containerd ${why}\n--- containerd log (${logFile}) ---\n${await tail(logFile)}`);
+        }
+      }
+      return new ContainerdNode(dir.path, socket, logFile, stop);
+    } catch (err) {
+      await stop();
+      throw err;
+    }
+  }
+
+  private ctr(args: string[], timeoutMs = 600_000) {
+    return exec('ctr', ['-a', this.socket, '-n', NAMESPACE, ...args], { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 });
+  }
+
+  private async contentDigests(): Promise<Set<string>> {
+    return new Set((await this.ctr(['content', 'ls', '-q'])).stdout.split(/\s+/).filter(Boolean));
+  }
+
+  /** `ctr images pull`, timed; bytes are the layers the content store did not hold yet. */
+  async pull(reference: string, snapshotter = 'overlayfs'): Promise<PullResult> {
+    const before = await this.contentDigests();
+    const began = performance.now();
+    try {
+      await this.ctr(['images', 'pull', '--plain-http', '--snapshotter', snapshotter, reference]);
+    } catch (err) {
+      const e = err as { stderr?: string; message: string };
+      throw new SlimError(`the bench containerd cannot pull ${reference}: ${(e.stderr || e.message).trim()}`);
+    }
+    const seconds = (performance.now() - began) / 1000;
+    const parts = splitReference(reference);
+    const layers = parts ? await fetchManifestLayers(parts.registry, parts.name, parts.ref).catch(() => []) : [];
+    const fetched = layers.filter((l) => !before.has(l.digest));
+    return { seconds, bytes: fetched.reduce((s, l) => s + l.size, 0), downloaded: fetched.map((l) => l.digest) };
+  }
+
+  /** Removes the image; containerd's garbage collector then drops the content and snapshots nothing else uses. */
+  async removeImage(reference: string): Promise<void> {
+    await this.ctr(['images', 'rm', '--sync', reference]).catch((err: { stderr?: string }) => {
+      if (!/not found/i.test(err.stderr ?? '')) throw err;
+    });
+  }
+
+  async removeEverything(): Promise<void> {
+    const images = (await this.ctr(['images', 'ls', '-q'])).stdout.split(/\s+/).filter(Boolean);
+    if (images.length > 0) await this.ctr(['images', 'rm', '--sync', ...images]);
+    const left = await this.contentDigests();
+    if (left.size > 0) throw new SlimError(`the bench containerd still holds ${left.size} blob(s) after removing every image`);
+  }
+
+  /**
+   * Milliseconds from `ctr run` to the first successful answer to the recording's first request; the task
+   * and container are removed afterwards. The function listens on a free port of ours, passed through portEnv.
+   */
+  async timeFirstRequest(reference: string, recording: Recording, snapshotter = 'overlayfs'): Promise<number> {
+    const parts = splitReference(reference);
+    const config = parts ? await fetchImageConfig(parts.registry, parts.name, parts.ref) : {};
+    const argv = effectiveArgv(config.config ?? {}, recording);
+    if (argv.length === 0) throw new SlimError(`${reference} has no ENTRYPOINT or CMD`);
+    const port = recording.portEnv.length === 0 ? recording.port : await freePort();
+    const env = [...Object.entries(recording.env).map(([k, v]) => `${k}=${v}`), ...recording.portEnv.map((name) => `${name}=${port}`)];
+    const id = `slim-${process.pid}-${++this.counter}`;
+    const logFile = join(this.dir, `${id}.log`);
+    const first = recording.requests[0]!;
+    const startedAt = Date.now();
+    try {
+      await this.ctr([
+        'run', '-d', '--net-host', '--snapshotter', snapshotter,
+        '--runc-root', join(this.dir, 'runc'), '--fifo-dir', join(this.dir, 'fifo'), '--cgroup', '', '--log-uri', `file://${logFile}`,
+        ...env.flatMap((e) => ['--env', e]), reference, id, ...argv,
+      ]);
+      const deadline = startedAt + recording.readiness.timeoutMs;
+      for (;;) {
+        const response = await sendHttp('127.0.0.1', port, { ...first, timeoutMs: Math.max(first.timeoutMs, 1000) }).catch(() => undefined);
+        if (response && (first.expectStatus !== undefined ? response.status === first.expectStatus : response.status < 500)) return Date.now() - startedAt;
+        const tasks = (await this.ctr(['tasks', 'ls'])).stdout;
+        const status = new RegExp(`^${id}\\s+\\d+\\s+(\\w+)`, 'm').exec(tasks)?.[1];
+        if (status === 'STOPPED') throw new SlimError(`${reference} exited before answering "${first.name}"\n--- last 50 log lines ---\n${await tail(logFile, 50)}`);
+        if (Date.now() > deadline) throw new SlimError(`${reference} did not answer "${first.name}" within ${recording.readiness.timeoutMs} ms\n--- last 50 log lines ---\n${await tail(logFile, 50)}`);
+        await new Promise((r) => setTimeout(r, POLL_MS));
+      }
+    } catch (err) {
+      if (err instanceof SlimError) throw err;
+      const e = err as { stderr?: string; message: string };
+      throw new SlimError(`the bench containerd cannot run ${reference}: ${(e.stderr || e.message).trim()}`);
+    } finally {
+      await this.ctr(['tasks', 'kill', '-s', 'SIGKILL', id]).catch(() => undefined);
+      await this.ctr(['tasks', 'rm', '-f', id]).catch(() => undefined);
+      await this.ctr(['containers', 'rm', id]).catch(() => undefined);
+    }
+  }
+
+  stop(): Promise<void> {
+    return this.stopNow();
+  }
+}
