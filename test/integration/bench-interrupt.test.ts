@@ -65,6 +65,45 @@ describe('slim bench interrupted', () => {
     }
   });
 
+  test('Ctrl-C while the containerd node runs a function removes the containerd, its tasks, mounts and state', async (t) => {
+    if (!(await engineOrSkip(t))) return;
+    const originalId = await requireFixture(NODE_EXPRESS);
+    const before = await snapshot();
+    const containerds = async () => (await run('pgrep', ['-f', 'slim-bench-containerd']).catch(() => ({ stdout: '' }))).stdout.split('\n').filter(Boolean);
+    const slimTmp = await tempDir('bench-containerd-sigint');
+    try {
+      const child = spawn(process.execPath, [CLI, '--verbose', 'bench', NODE_EXPRESS, '--record', join(REPO, 'fixtures/node-express/recording.json'), '--rounds', '2', '--node', 'containerd'], {
+        env: { ...process.env, SLIM_TMPDIR: slimTmp.path },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      const deadline = Date.now() + 180_000;
+      // a task of the node's own runs once the first cold start began
+      const tasks = async () => {
+        const dir = (await listDir(slimTmp.path)).find((d) => d.startsWith('slim-bench-containerd-'));
+        if (!dir) return 0;
+        const listed = await run('ctr', ['-a', join(slimTmp.path, dir, 'c.sock'), '-n', 'slim-bench', 'tasks', 'ls', '-q']).catch(() => ({ stdout: '' }));
+        return listed.stdout.split('\n').filter(Boolean).length;
+      };
+      while ((await tasks()) === 0) {
+        assert.ok(Date.now() < deadline, `the containerd node never ran a function: ${stderr}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      child.kill('SIGINT');
+      assert.equal(await exited, 130, stderr);
+      assert.deepEqual(await containerds(), [], 'no containerd of the bench is left');
+      const mounts = (await run('cat', ['/proc/mounts'])).stdout.split('\n').filter((l) => l.includes(slimTmp.path));
+      assert.deepEqual(mounts, [], 'nothing is mounted under its directory');
+      assert.deepEqual(await listDir(slimTmp.path), [], 'its root, state and socket are gone');
+      assert.deepEqual(await snapshot(), before);
+      assert.equal(await imageId(NODE_EXPRESS), originalId);
+    } finally {
+      await slimTmp.remove();
+    }
+  });
+
   test('after a SIGKILLed bench, the next bench stops its engine and registry, removes its namespaces and link, and works', async (t) => {
     if (!(await engineOrSkip(t))) return;
     const originalId = await requireFixture(NODE_EXPRESS);
