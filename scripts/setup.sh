@@ -18,6 +18,8 @@ have mmdebstrap || need_pkgs+=(mmdebstrap)
 have strace || need_pkgs+=(strace)
 have skopeo || need_pkgs+=(skopeo)
 have umoci || need_pkgs+=(umoci)
+# ctr-remote reads eStargz layers: the tests check slim's TOCs with it
+have ctr-remote || need_pkgs+=(stargz-snapshotter)
 have ip || need_pkgs+=(iproute2)
 have tc || need_pkgs+=(iproute2)
 [ -x /usr/bin/time ] || need_pkgs+=(time)

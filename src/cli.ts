@@ -52,6 +52,8 @@ interface BuildFlags {
   record: string;
   tlsVerify: string;
   compression: LayerCompression;
+  estargzRecordOut?: string;
+  prefetchListOut?: string;
   tag?: string;
   output: string[];
   verify: boolean;
@@ -150,7 +152,7 @@ function buildProgram(): Command {
     .option('--tag <name:tag>', 'tag for the slim image in the engine (default: <name>:<tag>-slim)')
     .option('--output <sink>', 'also write the image to docker-archive:FILE, oci:DIR or registry:HOST/REPO:TAG (repeatable; without --tag the engine keeps no copy)', collect, [])
     .addOption(new Option('--tls-verify <bool>', 'verify the TLS certificate of a registry output; false also allows plain HTTP (a local registry)').choices(['true', 'false']).default('true'))
-    .addOption(new Option('--compression <kind>', 'layer compression: gzip pulls everywhere; zstd pulls faster on containerd (not dockerd 20.10)').choices([...LAYER_COMPRESSIONS]).default('gzip'))
+    .addOption(new Option('--compression <kind>', 'layer compression: gzip pulls everywhere; zstd pulls faster on containerd (not dockerd 20.10); estargz lazy-pulls, what the run reads first coming first').choices([...LAYER_COMPRESSIONS]).default('gzip'))
     .option('--no-verify', 'skip replaying the recording against both images')
     .option('--group <glob=group>', 'put paths matching the glob in the system, deps or app layer (repeatable)', collect, [])
     .option('--base-layers <n>', 'layers at the bottom of the original that come from its base image', positiveInt, 1)
@@ -159,6 +161,8 @@ function buildProgram(): Command {
     .option('--include-exe <name>', 'keep this program (found on the image PATH) and what it needs (repeatable)', collect, [])
     .option('--profile-out <file>', 'write every kept path, why, and its layer group to this JSON file')
     .option('--seccomp-out <file>', 'trace every syscall and write a Docker seccomp profile allowing them; verification runs the slim image under it')
+    .option('--estargz-record-out <file>', 'write the files the run read, in order, as JSON lines {"path","layerIndex"} (nerdctl image convert --estargz-record-in)')
+    .option('--prefetch-list-out <file>', 'write the files the run read, in order, one absolute path per line (for Nydus or SOCI prefetch)')
     .option('--json', 'print JSON (same as --format json)')
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'markdown']).default('table'))
     .action(async (image: string, options: BuildFlags) => {
@@ -183,6 +187,8 @@ function buildProgram(): Command {
           seccompOut: options.seccompOut,
           tlsVerify: options.tlsVerify !== 'false',
           compression: options.compression,
+          estargzRecordOut: options.estargzRecordOut,
+          prefetchListOut: options.prefetchListOut,
         },
         progressLog,
       );

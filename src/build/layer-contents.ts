@@ -4,7 +4,8 @@ import type { FileRecord } from '../image/file-index.js';
 import type { NewLayer } from '../image/image-writer.js';
 import { writeLayer, type LayerCompression, type TarEntrySpec } from '../image/layer-writer.js';
 import { GROUP_TITLES, type LayerGroup } from '../plan/grouping.js';
-import type { PlannedEntry, PlannedLayer } from '../plan/plan.js';
+import { compareBytes, parentsOf, type PlannedEntry, type PlannedLayer } from '../plan/plan.js';
+import { writeEstargzLayer } from '../image/estargz.js';
 
 export function sourceDateEpoch(): number {
   const value = process.env.SOURCE_DATE_EPOCH;
@@ -50,6 +51,35 @@ export interface LayerToWrite {
   title: string;
   comment: string;
   entries: PlannedEntry[];
+  /** eStargz: the first `prefetch` entries are the ones the run reads first (see prefetchOrder) */
+  prefetch?: number;
+}
+
+/**
+ * eStargz order: the entries the run touched, in first-access order (each after its parent
+ * directories), then the rest in path order. `firstAt` is when the trace first touched a path.
+ */
+export function prefetchOrder(entries: PlannedEntry[], firstAt: (path: string) => number | undefined): { entries: PlannedEntry[]; prefetch: number } {
+  const byPath = new Map(entries.map((e) => [e.path, e]));
+  const touched = entries
+    .filter((e) => e.record.type !== 'directory' && firstAt(e.path) !== undefined)
+    .sort((a, b) => firstAt(a.path)! - firstAt(b.path)! || compareBytes(a.path, b.path));
+  const first: PlannedEntry[] = [];
+  const placed = new Set<string>();
+  for (const entry of touched) {
+    // a hardlink must follow its target: touched before it, it waits for the rest
+    if (entry.hardlinkTo && !placed.has(entry.hardlinkTo)) continue;
+    for (const parent of parentsOf(entry.path)) {
+      const dir = byPath.get(parent);
+      if (dir && !placed.has(parent)) {
+        first.push(dir);
+        placed.add(parent);
+      }
+    }
+    first.push(entry);
+    placed.add(entry.path);
+  }
+  return { entries: [...first, ...entries.filter((e) => !placed.has(e.path))], prefetch: first.length };
 }
 
 /** How layers are written: the timestamp of what has no other, and the blob's compression. */
@@ -61,7 +91,13 @@ export interface WriteSettings {
 /** Writes one planned layer as `<name>.tar` and its compressed blob `<name>.blob` under `dir`. */
 export async function writePlannedLayer(layer: LayerToWrite, contentOf: ContentSource, dir: string, name: string, settings: WriteSettings): Promise<NewLayer> {
   const specs = layer.entries.map((e) => entrySpec(e, contentOf, settings.epoch));
-  const written = await writeLayer(specs, join(dir, `${name}.tar`), join(dir, `${name}.blob`), settings.compression).catch((err: unknown) => {
+  const tarPath = join(dir, `${name}.tar`);
+  const blobPath = join(dir, `${name}.blob`);
+  const writing =
+    settings.compression === 'estargz'
+      ? writeEstargzLayer(specs, layer.prefetch ?? 0, tarPath, blobPath, settings.epoch)
+      : writeLayer(specs, tarPath, blobPath, settings.compression);
+  const written = await writing.catch((err: unknown) => {
     throw writeFailure(err, `the ${layer.title} layer in ${dir}`);
   });
   return { written, createdBy: layer.title, comment: layer.comment };
@@ -70,4 +106,19 @@ export async function writePlannedLayer(layer: LayerToWrite, contentOf: ContentS
 /** The history title of a single image's group layer. */
 export function groupLayerTitle(layer: Pick<PlannedLayer, 'group'>): string {
   return `slim build: ${GROUP_TITLES[layer.group as LayerGroup]}`;
+}
+
+/**
+ * The trace's read order as files other lazy-pulling tools take: JSON lines `{"path","layerIndex"}` as
+ * `nerdctl image convert --estargz-record-in` reads them, and a plain list of absolute paths (Nydus,
+ * SOCI). Regular files the run touched, in first-access order across the layers.
+ */
+export function prefetchRecords(layers: Array<{ entries: PlannedEntry[] }>, firstAt: (path: string) => number | undefined): { jsonLines: string; list: string } {
+  const touched = layers
+    .flatMap((layer, layerIndex) => layer.entries.filter((e) => e.record.type !== 'directory' && !e.whiteout && firstAt(e.path) !== undefined).map((e) => ({ path: e.path, layerIndex, at: firstAt(e.path)! })))
+    .sort((a, b) => a.at - b.at || compareBytes(a.path, b.path));
+  return {
+    jsonLines: touched.map((t) => `${JSON.stringify({ path: t.path.slice(1), layerIndex: t.layerIndex })}\n`).join(''),
+    list: touched.map((t) => `${t.path}\n`).join(''),
+  };
 }

@@ -49,10 +49,12 @@ async function loadBaseline(file: string): Promise<Pick<BenchReport, 'images'>> 
   }
 }
 
-/** An image the bench can push: one in the engine, or an image file (an OCI layout with zstd layers, say). */
+/**
+ * An image the bench can push: a reference in the engine (its existence shows at the push), or an image
+ * file (an OCI layout with zstd layers, say), opened now so a broken one fails before the bench starts.
+ */
 async function requireBenchable(reference: string): Promise<void> {
-  const location = await parseImageLocation(reference);
-  if (location.kind === 'daemon') return requireInEngine(reference, 'image');
+  if ((await parseImageLocation(reference)).kind === 'daemon') return;
   const image = await openImage(reference);
   await image.close();
 }

@@ -13,7 +13,7 @@ import { requireEngineReference } from '../trace/engine-image.js';
 import { traceImage, type ImageTrace, type TraceOptions } from '../trace/trace-image.js';
 import { profileDocument } from '../trace/trace-summary.js';
 import { VERSION } from '../version.js';
-import { groupLayerTitle, sourceDateEpoch, writePlannedLayer } from '../build/layer-contents.js';
+import { groupLayerTitle, prefetchOrder, prefetchRecords, sourceDateEpoch, writePlannedLayer } from '../build/layer-contents.js';
 import { checkOutput, describeOutput, writeOutput, type BuildOutput } from '../build/outputs.js';
 import { attackSurfaceChange, buildReport, type BuildReport } from '../build/report.js';
 import { loadUntagged } from '../build/slim-image.js';
@@ -33,12 +33,21 @@ export interface BuildOptions extends TraceOptions {
   /** verify a registry output's TLS certificate (false also allows plain HTTP) */
   tlsVerify: boolean;
   compression: LayerCompression;
+  /** the trace's read order as nerdctl's estargz record (JSON lines) and as a plain list of paths */
+  estargzRecordOut?: string;
+  prefetchListOut?: string;
 }
 
 async function originalCompressedBytes(prepared: PreparedImage): Promise<number> {
   let total = 0;
   for (const layer of prepared.image.layers) total += await gzipSize(openLayerTar(layer));
   return total;
+}
+
+async function writeSideFile(file: string, text: string): Promise<void> {
+  await writeFile(file, text).catch((err: NodeJS.ErrnoException) => {
+    throw new SlimError(`cannot write ${file}: ${err.code ?? String(err)}`);
+  });
 }
 
 async function writeProfile(file: string, document: unknown): Promise<void> {
@@ -86,8 +95,12 @@ export async function buildSlimImage(reference: string, options: BuildOptions, l
     log('writing layers');
     const comment = (l: Plan['layers'][number]) => `${l.files} files, ${l.bytes} bytes kept from ${image.id}`;
     const layers = [];
+    const firstAt = (path: string) => traced.closure.keep.get(path)?.firstAt;
     for (const [i, layer] of plan.layers.entries()) {
-      layers.push(await writePlannedLayer({ title: groupLayerTitle(layer), comment: comment(layer), entries: layer.entries }, (e) => fs.contentFile(e.path), work.path, String(i), { epoch, compression: options.compression }));
+      // eStargz: what the run reads first comes first, so a lazy-pulling node prefetches just that
+      const ordered = options.compression === 'estargz' ? prefetchOrder(layer.entries, firstAt) : { entries: layer.entries, prefetch: 0 };
+      const toWrite = { title: groupLayerTitle(layer), comment: comment(layer), ...ordered };
+      layers.push(await writePlannedLayer(toWrite, (e) => fs.contentFile(e.path), work.path, String(i), { epoch, compression: options.compression }));
     }
     const assembled = assembleImage(JSON.parse(image.rawConfig.toString()) as Record<string, unknown>, layers, { 'io.slim.source-image': image.id, 'io.slim.version': VERSION });
 
@@ -115,6 +128,11 @@ export async function buildSlimImage(reference: string, options: BuildOptions, l
     }
     if (seccomp && options.seccompOut !== undefined) await writeSeccompFile(options.seccompOut, renderSeccompProfile(seccomp.profile));
     if (options.profileOut) await writeProfile(options.profileOut, await buildProfileDocument(traced, prepared, plan, options.recordingFile));
+    if (options.estargzRecordOut !== undefined || options.prefetchListOut !== undefined) {
+      const records = prefetchRecords(plan.layers, firstAt);
+      if (options.estargzRecordOut !== undefined) await writeSideFile(options.estargzRecordOut, records.jsonLines);
+      if (options.prefetchListOut !== undefined) await writeSideFile(options.prefetchListOut, records.list);
+    }
     return buildReport({
       original: {
         reference,

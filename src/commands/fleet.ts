@@ -28,6 +28,7 @@ export interface FleetBuildOptions {
  */
 export async function fleetBuildCommand(fleetFile: string, options: FleetBuildOptions): Promise<FleetReport> {
   if (options.repack && !options.stateFile) throw usageError('--repack starts the state file over: it needs --state FILE');
+  if (options.compression === 'estargz') throw usageError('--compression estargz is for slim build (its prefetch order is one function\'s): a fleet takes gzip or zstd');
   const spec = await loadFleetFile(fleetFile);
   const recordings = await checkInputs(spec);
   const state = options.stateFile && !options.repack ? await readFleetState(options.stateFile) : undefined;

@@ -29,13 +29,19 @@ export interface WrittenBlob {
   size: number;
 }
 
-/** How a layer's blob is compressed: gzip (every engine pulls it), zstd (containerd 1.5+, not dockerd 20.10). */
-export const LAYER_COMPRESSIONS = ['gzip', 'zstd'] as const;
+/**
+ * How a layer's blob is compressed: gzip (every engine pulls it), zstd (containerd 1.5+, not dockerd
+ * 20.10), estargz (gzip that a lazy-pulling node can mount before it has all of it; see estargz.ts).
+ */
+export const LAYER_COMPRESSIONS = ['gzip', 'zstd', 'estargz'] as const;
 export type LayerCompression = (typeof LAYER_COMPRESSIONS)[number];
+/** the compressions one stream compressor writes */
+export type StreamCompression = Exclude<LayerCompression, 'estargz'>;
 
 export const LAYER_MEDIA_TYPE: Record<LayerCompression, string> = {
   gzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
   zstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
+  estargz: 'application/vnd.oci.image.layer.v1.tar+gzip',
 };
 
 export interface WrittenLayer {
@@ -49,7 +55,7 @@ export interface WrittenLayer {
   annotations: Record<string, string>;
 }
 
-class Digester extends Transform {
+export class Digester extends Transform {
   private readonly hash = createHash('sha256');
   size = 0;
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: () => void): void {
@@ -92,13 +98,13 @@ export function deterministicZstd(): Transform {
   return new ZstdCompressStream({ compressionLevel: 3, checksumFlag: true, nbWorkers: 0 });
 }
 
-const COMPRESSORS: Record<LayerCompression, () => Transform> = { gzip: deterministicGzip, zstd: deterministicZstd };
+const COMPRESSORS: Record<StreamCompression, () => Transform> = { gzip: deterministicGzip, zstd: deterministicZstd };
 
 /**
  * Writes entries, in the order given, as a tar: no user or group names, one fixed modification time
  * per entry as given, content streamed from disk. The same entries always give the same bytes.
  */
-export async function writeLayer(entries: TarEntrySpec[], tarPath: string, blobPath: string, compression: LayerCompression = 'gzip'): Promise<WrittenLayer> {
+export async function writeTar(entries: TarEntrySpec[], tarPath: string): Promise<WrittenBlob> {
   const pack = tar.pack();
   const digester = new Digester();
   const writing = pipeline(pack as unknown as NodeJS.ReadableStream, digester, createWriteStream(tarPath));
@@ -134,7 +140,12 @@ export async function writeLayer(entries: TarEntrySpec[], tarPath: string, blobP
     await writing.catch(() => undefined);
     throw err;
   }
-  const tarBlob: WrittenBlob = { path: tarPath, digest: digester.digest(), size: digester.size };
+  return { path: tarPath, digest: digester.digest(), size: digester.size };
+}
+
+/** Writes the entries as a tar, then its blob compressed as asked (see writeTar). */
+export async function writeLayer(entries: TarEntrySpec[], tarPath: string, blobPath: string, compression: StreamCompression = 'gzip'): Promise<WrittenLayer> {
+  const tarBlob = await writeTar(entries, tarPath);
   const blobDigester = new Digester();
   await pipeline(createReadStream(tarPath, { highWaterMark: 1 << 20 }), COMPRESSORS[compression](), blobDigester, createWriteStream(blobPath));
   const blob = { path: blobPath, digest: blobDigester.digest(), size: blobDigester.size };

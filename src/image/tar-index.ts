@@ -86,6 +86,11 @@ export class TarFileIndex {
     private readonly members: Map<string, TarMember>,
   ) {}
 
+  /** every member, in the order the tar holds them */
+  list(): TarMember[] {
+    return [...this.members.values()].sort((a, b) => a.dataOffset - b.dataOffset);
+  }
+
   static async open(path: string, describe = path): Promise<TarFileIndex> {
     let handle: FileHandle;
     try {

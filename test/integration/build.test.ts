@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
+import { ContainerdNode } from '../../src/bench/containerd-node.js';
 import { startRegistry } from '../../src/bench/registry.js';
 import type { BenchReport } from '../../src/bench/bench-report.js';
 import type { BuildReport } from '../../src/build/report.js';
@@ -12,6 +13,7 @@ const V2 = 'slim-fixture/node-express:v2';
 const TAG_V1 = 'slim-test/node-express:v1-slim';
 const TAG_V2 = 'slim-test/node-express:v2-slim';
 const TAG_ZSTD = 'slim-test/node-express:v1-zstd';
+const TAG_ESTARGZ = 'slim-test/node-express:v1-estargz';
 
 async function inspect(reference: string): Promise<{ Id: string; Config: Record<string, unknown> } | undefined> {
   try {
@@ -40,14 +42,14 @@ describe('slim build and slim verify on node-express', () => {
     originalV1 = await requireFixture(NODE_EXPRESS);
     await requireFixture(V2);
     work = await tempDir('build');
-    for (const tag of [TAG_V1, TAG_V2, TAG_ZSTD]) await run('docker', ['rmi', tag]).catch(() => undefined);
+    for (const tag of [TAG_V1, TAG_V2, TAG_ZSTD, TAG_ESTARGZ]) await run('docker', ['rmi', tag]).catch(() => undefined);
     identities = await Promise.all([NODE_EXPRESS, V2].map(imageIdentity));
   });
   afterEach(async () => {
     if (ready) assert.deepEqual(await Promise.all([NODE_EXPRESS, V2].map(imageIdentity)), identities, 'build, verify and bench leave the originals unchanged');
   });
   after(async () => {
-    for (const tag of [TAG_V1, TAG_V2, TAG_ZSTD]) await run('docker', ['rmi', tag]).catch(() => undefined);
+    for (const tag of [TAG_V1, TAG_V2, TAG_ZSTD, TAG_ESTARGZ]) await run('docker', ['rmi', tag]).catch(() => undefined);
     await work?.remove();
   });
 
@@ -127,6 +129,44 @@ describe('slim build and slim verify on node-express', () => {
     } finally {
       await registry.stop();
     }
+  });
+
+  test('--compression estargz: what the run read first comes first, ctr-remote reads each TOC, and the record files follow the trace', async (t) => {
+    if (!ready) return t.skip('no engine');
+    const oci = join(work.path, 'oci-estargz');
+    const record = join(work.path, 'record.jsonl');
+    const list = join(work.path, 'prefetch.txt');
+    const result = await slim(['build', NODE_EXPRESS, '--record', RECORDING, '--compression', 'estargz', '--json', '--tag', TAG_ESTARGZ, '--output', `oci:${oci}`, '--estargz-record-out', record, '--prefetch-list-out', list]);
+    assert.equal(result.code, 0, result.stderr);
+    const report = JSON.parse(result.stdout) as BuildReport;
+    assert.equal(report.verification.ok, true, 'the eStargz image answers as the original does');
+    const manifest = JSON.parse((await run('skopeo', ['inspect', '--raw', `oci:${oci}:v1-estargz`])).stdout) as { layers: Array<{ mediaType: string; digest: string; annotations: Record<string, string> }> };
+    const node = await ContainerdNode.start();
+    try {
+      const archive = join(work.path, 'oci-estargz.tar');
+      await run('tar', ['-C', oci, '-cf', archive, '.']);
+      await run('ctr', ['-a', node.socket, '-n', 'slim-bench', 'images', 'import', '--no-unpack', archive]);
+      let prefetched = 0;
+      for (const layer of manifest.layers) {
+        assert.equal(layer.mediaType, 'application/vnd.oci.image.layer.v1.tar+gzip');
+        const toc = (await run('ctr-remote', ['-a', node.socket, '-n', 'slim-bench', 'images', 'get-toc-digest', layer.digest])).stdout.trim();
+        assert.equal(toc, layer.annotations['containerd.io/snapshot/stargz/toc.digest'], `ctr-remote finds the TOC slim annotated in ${layer.digest}`);
+        const dumped = JSON.parse((await run('ctr-remote', ['-a', node.socket, '-n', 'slim-bench', 'images', 'get-toc-digest', '--dump-toc', layer.digest], { maxBuffer: 64 * 1024 * 1024 })).stdout) as { entries: Array<{ name: string; type: string; size?: number }> };
+        const landmark = dumped.entries.findIndex((e) => e.name === '.prefetch.landmark');
+        assert.ok(landmark > 0, `${layer.digest} has a prefetch landmark`);
+        prefetched += dumped.entries.slice(0, landmark).reduce((sum, e) => sum + (e.type === 'reg' ? (e.size ?? 0) : 0), 0);
+      }
+      assert.ok(prefetched <= report.tracedFloorBytes, `the prefetched part (${prefetched} bytes) is within the traced floor (${report.tracedFloorBytes})`);
+      assert.ok(prefetched > report.tracedFloorBytes / 2, `and holds most of it (${prefetched} of ${report.tracedFloorBytes})`);
+    } finally {
+      await node.stop();
+    }
+    const lines = (await readFile(record, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { path: string; layerIndex: number });
+    const paths = (await readFile(list, 'utf8')).trim().split('\n');
+    assert.deepEqual(lines.map((l) => `/${l.path}`), paths, 'the record and the list hold the same paths in the same order');
+    assert.equal(paths[0], '/usr/bin/node', 'the entrypoint is read first');
+    assert.ok(paths.includes('/app/server.js'));
+    assert.equal(lines.find((l) => l.path === 'app/server.js')!.layerIndex, report.slim.layers.findIndex((l) => l.group === 'app'));
   });
 
   test('the report shows the attack surface shrinking: no shell, package manager or setuid binary is left', (t) => {
