@@ -1,4 +1,4 @@
-import { makeTempDir } from '../cleanup.js';
+import { makeTempDir, onCleanup } from '../cleanup.js';
 import { readLayerListings } from '../analyze/read-layers.js';
 import { spoolFailure } from '../errors.js';
 import { FileIndex } from './file-index.js';
@@ -29,9 +29,19 @@ export async function prepareImage(reference: string, options: { contents: boole
     if (!options.contents) return { image, listings, index, close };
     const contents = await makeTempDir('rootfs');
     closers.push(contents.remove);
-    await materializeContents(image, index, listings, contents.path).catch((err: unknown) => {
-      throw spoolFailure(err, `the image's files to ${contents.path}`);
+    // on Ctrl-C the extraction stops and settles before the root is removed (registered later, so it runs first),
+    // or a file written after the removal would bring the directory back
+    const stop = new AbortController();
+    const materializing = materializeContents(image, index, listings, contents.path, undefined, stop.signal);
+    const settle = onCleanup(async () => {
+      stop.abort();
+      await materializing.catch(() => undefined);
     });
+    await materializing
+      .catch((err: unknown) => {
+        throw spoolFailure(err, `the image's files to ${contents.path}`);
+      })
+      .finally(settle);
     return { image, listings, index, fs: new IndexImageFs(index, contents.path), close };
   } catch (err) {
     await close();

@@ -33,6 +33,7 @@ export async function materializeContents(
   listings: LayerListing[],
   root: string,
   wanted: (record: FileRecord) => boolean = () => true,
+  signal?: AbortSignal,
 ): Promise<void> {
   for (const layer of image.layers) {
     const listing = listings.find((l) => l.index === layer.index);
@@ -50,6 +51,8 @@ export async function materializeContents(
     for (const link of winningLinks) if (!winners.has(link.linkTarget!)) hardlinkSources.add(link.linkTarget!);
     if (winners.size === 0 && winningLinks.length === 0) continue;
     await extractLayer(openLayerTar(layer), (path) => {
+      // the root is being removed (Ctrl-C): writing on would bring it back
+      if (signal?.aborted) throw new Error('materializing stopped');
       if (winners.has(path)) return contentPath(root, path);
       if (hardlinkSources.has(path)) return sideCopyPath(root, layer.index, path);
       return undefined;
@@ -59,6 +62,7 @@ export async function materializeContents(
       throw wrapLayerError(err, describeLayer(layer));
     });
     for (const link of winningLinks) {
+      if (signal?.aborted) throw new Error('materializing stopped');
       const target = link.linkTarget!;
       const source = hardlinkSources.has(target) ? sideCopyPath(root, layer.index, target) : contentPath(root, target);
       const destination = contentPath(root, link.path);
