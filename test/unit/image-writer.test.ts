@@ -8,10 +8,11 @@ import { promisify } from 'node:util';
 import { readLayerListings } from '../../src/analyze/read-layers.js';
 import { sourceDateEpoch } from '../../src/build/layer-contents.js';
 import { parseOutput } from '../../src/build/outputs.js';
+import { ociDestination } from '../../src/image/sinks/index.js';
 import { defaultSlimTag } from '../../src/build/slim-tag.js';
 import { SlimError } from '../../src/errors.js';
 import { FileIndex } from '../../src/image/file-index.js';
-import { assembleImage, OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, type AssembledImage, type NewLayer } from '../../src/image/image-writer.js';
+import { assembleImage, manifestOf, OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, type AssembledImage, type NewLayer } from '../../src/image/image-writer.js';
 import { writeDockerArchiveFile } from '../../src/image/sinks/docker-archive.js';
 import { writeOciLayout } from '../../src/image/sinks/oci-layout.js';
 import type { LayerListing } from '../../src/image/layer-listing.js';
@@ -363,6 +364,22 @@ describe('writeOciLayout', () => {
     });
   });
 
+  test('layer annotations (an eStargz TOC digest) survive: written, read back, and in the manifest of the image read', async () => {
+    const annotated = { ...image, layers: image.layers.map((l, i) => ({ ...l, annotations: { 'containerd.io/snapshot/stargz/toc.digest': `sha256:${String(i).repeat(64)}` } })) };
+    const dir = next('oci-annotated');
+    await writeOciLayout(annotated, dir, 'v1');
+    const opened = await openImage(`oci:${dir}:v1`);
+    try {
+      assert.deepEqual(
+        opened.layers.map((l) => l.annotations),
+        annotated.layers.map((l) => l.annotations),
+      );
+      assert.ok(manifestOf(opened).bytes.equals(manifestOf(annotated).bytes), 'a sink writing the image read (the registry push) writes the same manifest');
+    } finally {
+      await opened.close();
+    }
+  });
+
   test('without a ref name the manifest has no annotations and the image no tags', async () => {
     const unnamed = next('oci-unnamed');
     await writeOciLayout(image, unnamed, undefined);
@@ -448,14 +465,22 @@ describe('parseOutput', () => {
     assert.deepEqual(parsed('docker-archive:/tmp/slim.tar'), { scheme: 'docker-archive', destination: '/tmp/slim.tar' });
     assert.deepEqual(parsed('docker-archive:out/a:b.tar'), { scheme: 'docker-archive', destination: 'out/a:b.tar' });
     assert.deepEqual(parsed('oci:./layout'), { scheme: 'oci', destination: './layout' });
+    assert.deepEqual(parsed('oci:./layout:v1-zstd'), { scheme: 'oci', destination: './layout:v1-zstd' });
     assert.deepEqual(parsed('registry:127.0.0.1:5000/team/app:v1'), { scheme: 'registry', destination: '127.0.0.1:5000/team/app:v1' });
+  });
+
+  test('oci:DIR[:REF]: a colon in the last path segment starts the ref name, as skopeo reads it', () => {
+    assert.deepEqual(ociDestination('./layout'), { dir: './layout' });
+    assert.deepEqual(ociDestination('/out/layout:v1-zstd'), { dir: '/out/layout', ref: 'v1-zstd' });
+    assert.deepEqual(ociDestination('/a:b/layout'), { dir: '/a:b/layout' }, 'a colon in a parent directory is part of the path');
+    assert.deepEqual(ociDestination('/out/layout:'), { dir: '/out/layout' });
   });
 
   test('anything else is a usage error (exit 2)', () => {
     for (const bad of ['', 'oci:', 'docker-archive:', 'docker-archive', 'oci', '/tmp/x.tar', 'tar:/x', 'docker-daemon:app', 'oci-archive:x.tar', 'OCI:dir']) {
       assert.throws(
         () => parseOutput(bad),
-        (err: unknown) => err instanceof SlimError && err.exitCode === 2 && err.message.includes('docker-archive:FILE, oci:DIR, registry:HOST/REPO:TAG'),
+        (err: unknown) => err instanceof SlimError && err.exitCode === 2 && err.message.includes('docker-archive:FILE, oci:DIR[:REF], registry:HOST/REPO:TAG'),
         JSON.stringify(bad),
       );
     }

@@ -38,11 +38,21 @@ const dockerArchive: Sink = {
   write: (image, path, options) => writeDockerArchiveFile(image, options.tag ? [options.tag] : [], path),
 };
 
+/** `DIR[:REF]` as skopeo reads it: a colon in the last path segment starts the ref name. */
+export function ociDestination(destination: string): { dir: string; ref?: string } {
+  const colon = destination.indexOf(':', destination.lastIndexOf('/') + 1);
+  if (colon < 0) return { dir: destination };
+  const ref = destination.slice(colon + 1);
+  return ref ? { dir: destination.slice(0, colon), ref } : { dir: destination.slice(0, colon) };
+}
+
 const ociLayout: Sink = {
   scheme: 'oci',
-  usage: 'oci:DIR',
+  usage: 'oci:DIR[:REF]',
   /** The directory must be new or empty: a failed write removes it, and must not remove a user's files. */
-  async check(path) {
+  async check(destination) {
+    const { dir: path } = ociDestination(destination);
+    if (path === '') throw usageError(`--output oci:${destination}: name the directory`, 'use oci:DIR or oci:DIR:REF');
     const info = await stat(path).catch(() => undefined);
     if (!info) {
       let parent = dirname(path);
@@ -52,9 +62,11 @@ const ociLayout: Sink = {
     }
     if (!info.isDirectory() || (await readdir(path)).length > 0) throw usageError(`--output oci:${path}: the directory exists and is not empty`, 'name a new or empty directory');
   },
-  async write(image, path, options) {
-    await mkdir(path, { recursive: true });
-    await writeOciLayout(image, path, options.tag ? options.tag.slice(options.tag.lastIndexOf(':') + 1) : undefined);
+  async write(image, destination, options) {
+    const { dir, ref } = ociDestination(destination);
+    await mkdir(dir, { recursive: true });
+    // the ref name: the one given, else the tag's (as skopeo names an image copied without one)
+    await writeOciLayout(image, dir, ref ?? (options.tag ? options.tag.slice(options.tag.lastIndexOf(':') + 1) : undefined));
   },
 };
 
