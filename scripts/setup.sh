@@ -68,3 +68,7 @@ if [ -f package-lock.json ]; then
     npm ci --no-audit --no-fund --loglevel=error
   fi
 fi
+
+# slim's stargz snapshotter daemon (stargz/snapshotter/main.go) for bench --node stargz: built offline
+# from Debian's Go packages, skipped when it is up to date.
+bash scripts/build-stargz-snapshotter.sh >/dev/null

@@ -38,6 +38,7 @@ interface BenchFlags {
   node: NodeKind;
   fleet?: string;
   rounds?: number;
+  warmRounds?: number;
   bandwidth?: string;
   registry?: string;
   updateFrom?: string;
@@ -150,7 +151,7 @@ function buildProgram(): Command {
     .argument('<image>', 'an image in the Docker engine')
     .requiredOption('--record <file>', 'the recording to trace and verify with')
     .option('--tag <name:tag>', 'tag for the slim image in the engine (default: <name>:<tag>-slim)')
-    .option('--output <sink>', 'also write the image to docker-archive:FILE, oci:DIR or registry:HOST/REPO:TAG (repeatable; without --tag the engine keeps no copy)', collect, [])
+    .option('--output <sink>', 'also write the image to docker-archive:FILE, oci:DIR[:REF] or registry:HOST/REPO:TAG (repeatable; without --tag the engine keeps no copy)', collect, [])
     .addOption(new Option('--tls-verify <bool>', 'verify the TLS certificate of a registry output; false also allows plain HTTP (a local registry)').choices(['true', 'false']).default('true'))
     .addOption(new Option('--compression <kind>', 'layer compression: gzip pulls everywhere; zstd pulls faster on containerd (not dockerd 20.10); estargz lazy-pulls, what the run reads first coming first').choices([...LAYER_COMPRESSIONS]).default('gzip'))
     .option('--no-verify', 'skip replaying the recording against both images')
@@ -241,9 +242,10 @@ function buildProgram(): Command {
     .option('--record <file>', 'the recording whose first request times the start')
     .option('--fleet <file>', 'a fleet file: start its functions one after another on one node, as originals, per-image slim images (singleTag) and fleet images')
     .option('--rounds <n>', 'cold pulls and starts per image (with --fleet: per sequence; default 3)', positiveInt)
+    .option('--warm-rounds <n>', 'warm starts per image after the cold rounds, with every image cached, alternating which goes first (default 10)', positiveInt)
     .option('--bandwidth <rate>', 'shape the registry link, e.g. 200mbit (a network namespace slim creates and removes)')
     .option('--registry <host:port>', 'use this registry instead of starting one')
-    .addOption(new Option('--node <kind>', 'the node that pulls and runs the images: a throwaway dockerd or containerd').choices([...NODE_KINDS]).default('docker'))
+    .addOption(new Option('--node <kind>', 'the node that pulls and runs the images: a throwaway dockerd, containerd, or containerd with slim\'s lazy-pulling stargz snapshotter').choices([...NODE_KINDS]).default('docker'))
     .option('--update-from <v1[,slim-v1]>', 'previous versions: time pulling the images when these are present (with --fleet: the previous fleet file)')
     .option('--baseline <file>', 'an earlier --json report: show deltas against it')
     .option('--fail-if <rule>', 'with --baseline: exit 1 when a metric grows, e.g. size>+5% or coldstart>+10% (repeatable)', collect, [])
@@ -255,6 +257,7 @@ function buildProgram(): Command {
       if (options.fleet !== undefined) {
         if (images.length > 0 || options.record) throw usageError('--fleet takes the images and recordings from the fleet file: give no IMAGE and no --record');
         if (options.baseline || options.failIf.length) throw usageError('--baseline and --fail-if compare single-image reports; they do not apply to --fleet');
+        if (options.warmRounds !== undefined) throw usageError('--warm-rounds applies to ORIGINAL [SLIM]; --fleet times each function warm once per sequence');
         const report = await fleetBenchCommand(options.fleet, { rounds: options.rounds ?? 3, node: options.node, bandwidth: options.bandwidth, registry: options.registry, updateFrom: options.updateFrom, reportOut: options.reportOut, log: progressLog });
         writeReport(format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : format === 'markdown' ? renderFleetBenchMarkdown(report) : renderFleetBenchText(report), format);
         return;
@@ -264,6 +267,7 @@ function buildProgram(): Command {
         recordingFile: options.record,
         node: options.node,
         rounds: options.rounds ?? 5,
+        warmRounds: options.warmRounds ?? 10,
         bandwidth: options.bandwidth,
         registry: options.registry,
         updateFrom: options.updateFrom,

@@ -3,12 +3,13 @@ import type { Recording } from '../recording/types.js';
 import { SlimError } from '../errors.js';
 import { startBenchEngine, type BenchEngine, type PullResult } from './bench-engine.js';
 import { sweepBenchOrphans } from './bench-orphans.js';
-import { ContainerdNode } from './containerd-node.js';
+import { ContainerdNode, type ContainerdNodeOptions } from './containerd-node.js';
+import { StargzDaemon } from './stargz-daemon.js';
 import { timeFirstRequest } from './first-request.js';
 import { connectRegistry, fetchManifestLayers, splitReference, startRegistry, type Registry } from './registry.js';
 import { createShapedLink, type ShapedLink } from './shaped-link.js';
 
-export const NODE_KINDS = ['docker', 'containerd'] as const;
+export const NODE_KINDS = ['docker', 'containerd', 'stargz'] as const;
 export type NodeKind = (typeof NODE_KINDS)[number];
 
 /** The serverless node the bench plays: it pulls images and starts functions, and holds nothing else. */
@@ -17,7 +18,7 @@ export interface BenchNode {
   /** what it runs, for the report (e.g. "dockerd 20.10.24, overlay2") */
   description: string;
   pull(reference: string): Promise<PullResult>;
-  /** removes the image and every layer only it uses, so its next pull is cold */
+  /** removes the image and every layer only it uses (the stargz node: every image), so its next pull is cold */
   removeImageCompletely(reference: string): Promise<void>;
   removeEverything(): Promise<void>;
   /** milliseconds from creating the function's container to its first successful answer */
@@ -46,23 +47,63 @@ async function dockerNode(engine: BenchEngine): Promise<BenchNode> {
   };
 }
 
-async function containerdBenchNode(): Promise<BenchNode> {
-  const node = await ContainerdNode.start();
-  const version = await import('node:child_process').then(({ execFileSync }) => execFileSync('containerd', ['--version']).toString().split(' ')[2] ?? '?').catch(() => '?');
+async function containerdVersion(): Promise<string> {
+  const { execFile } = await import('node:child_process');
+  return new Promise((resolve) => execFile('containerd', ['--version'], (err, stdout) => resolve(err ? '?' : (stdout.split(' ')[2] ?? '?'))));
+}
+
+async function containerdBenchNode(options: ContainerdNodeOptions = {}): Promise<{ node: ContainerdNode; bench: BenchNode }> {
+  const node = await ContainerdNode.start(options);
+  const version = await containerdVersion();
   return {
-    kind: 'containerd',
-    description: `containerd ${version}, overlayfs`,
-    pull: (reference) => node.pull(reference),
-    removeImageCompletely: (reference) => node.removeImage(reference),
-    removeEverything: () => node.removeEverything(),
-    timeFirstRequest: (reference, recording) => node.timeFirstRequest(reference, recording),
-    stop: () => node.stop(),
+    node,
+    bench: {
+      kind: 'containerd',
+      description: `containerd ${version}, overlayfs`,
+      pull: (reference) => node.pull(reference),
+      removeImageCompletely: (reference) => node.removeImage(reference),
+      removeEverything: () => node.removeEverything(),
+      timeFirstRequest: (reference, recording) => node.timeFirstRequest(reference, recording),
+      stop: () => node.stop(),
+    },
   };
 }
 
-const NODES: Record<NodeKind, () => Promise<BenchNode>> = {
+/**
+ * containerd with slim's stargz snapshotter as a proxy plugin: eStargz layers are mounted over FUSE at
+ * pull and fetched as the function reads them, the prioritized files (before the landmark) first; other
+ * layers are pulled whole. A cold round restarts the daemon with an empty root, so no fetched chunk is reused.
+ */
+async function stargzBenchNode(registry: Registry): Promise<BenchNode> {
+  const host = registry.address.replace(/:\d+$/, '');
+  const daemon = await StargzDaemon.start(host === '127.0.0.1' || host === 'localhost' ? [] : [registry.address]);
+  try {
+    const { node, bench } = await containerdBenchNode({ remoteSnapshotter: { name: 'stargz', address: daemon.socket } });
+    return {
+      ...bench,
+      kind: 'stargz',
+      description: bench.description.replace('overlayfs', 'stargz snapshotter (lazy pull, prefetch)'),
+      // the daemon's root is emptied, so no other image may keep snapshots in it
+      async removeImageCompletely() {
+        await node.removeAllImages();
+        await daemon.restart();
+      },
+      async stop() {
+        // containerd first: its tasks hold the FUSE mounts
+        await node.stop();
+        await daemon.stop();
+      },
+    };
+  } catch (err) {
+    await daemon.stop();
+    throw err;
+  }
+}
+
+const NODES: Record<NodeKind, (registry: Registry) => Promise<BenchNode>> = {
   docker: async () => dockerNode(await startBenchEngine()),
-  containerd: containerdBenchNode,
+  containerd: async () => (await containerdBenchNode()).bench,
+  stargz: stargzBenchNode,
 };
 
 export interface BenchNodeOptions {
@@ -88,7 +129,7 @@ export async function withBenchNode<T>(options: BenchNodeOptions, use: (setup: {
     }
     registry = options.registry ? connectRegistry(options.registry) : await startRegistry(link ? { host: link.nsAddress, netns: link.netns } : {});
     options.log(`registry at ${registry.address}; starting a clean ${options.node} node`);
-    node = await NODES[options.node]();
+    node = await NODES[options.node](registry);
     return await use({ registry, node });
   } finally {
     await node?.stop();

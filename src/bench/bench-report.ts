@@ -13,6 +13,8 @@ export interface ImageBench {
   compressedBytes: number;
   /** seconds of `docker pull` with no layer of the image present */
   pull: Stat;
+  /** compressed bytes the cold pull brought onto the node (median); on the stargz node eStargz layers come later, as read */
+  pulledBytes: number;
   /** milliseconds from container create to the first successful answer of the recording's first request */
   firstRequestCold: Stat;
   firstRequestWarm: Stat;
@@ -25,6 +27,8 @@ export interface ImageBench {
 export interface BenchReport {
   schemaVersion: 1;
   rounds: number;
+  /** warm starts per image, in pairs of alternating order */
+  warmRounds: number;
   bandwidth: string | null;
   /** the node the images were pulled and run on */
   node: string;
@@ -140,6 +144,7 @@ export function renderBenchMarkdown(report: BenchReport): string {
     '<details><summary>Details</summary>',
     '',
     `- rounds: ${report.rounds}, alternating images; each cold pull on an engine holding none of the image's layers`,
+    `- warm starts: ${report.warmRounds} per image with every image cached, alternating which image starts first; warm samples ${(['original', 'slim'] as const).filter((r) => report.images[r]).map((r) => `${r} ${report.images[r]!.firstRequestWarm.samples.map((s) => Math.round(s)).join(', ')} ms`).join('; ')}`,
     `- registry link: ${report.bandwidth ?? 'loopback, unshaped'}`,
     `- recording: \`${report.recording}\``,
     ...(['original', 'slim'] as const).filter((r) => report.images[r]).map((r) => `- ${r}: \`${report.images[r]!.reference}\`, ${report.images[r]!.layers} layers, pull samples ${report.images[r]!.pull.samples.map((s) => s.toFixed(2)).join(', ')} s`),

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { makeTempDir, onCleanup } from '../cleanup.js';
 import { effectiveArgv, freePort } from '../docker/function-container.js';
 import { environmentError, SlimError } from '../errors.js';
-import { unmountUnder } from '../host-processes.js';
+import { releaseDirectory } from '../host-processes.js';
 import { sendHttp } from '../recording/http-client.js';
 import type { Recording } from '../recording/types.js';
 import type { PullResult } from './bench-engine.js';
@@ -21,8 +21,11 @@ async function tail(file: string, lines = 30): Promise<string> {
 }
 
 export interface ContainerdNodeOptions {
-  /** snapshotters served by a proxy plugin (the stargz node's daemon): name → its socket */
-  proxySnapshotters?: Record<string, string>;
+  /**
+   * A lazy-pulling snapshotter served by a proxy plugin (the stargz daemon): images are pulled with
+   * `ctr-remote images rpull`, which leaves eStargz layers in the registry to be mounted, and run on it.
+   */
+  remoteSnapshotter?: { name: string; address: string };
 }
 
 /**
@@ -37,6 +40,8 @@ export class ContainerdNode {
     readonly dir: string,
     readonly socket: string,
     readonly logFile: string,
+    private readonly snapshotter: string,
+    private readonly lazyPull: boolean,
     private readonly stopNow: () => Promise<void>,
   ) {}
 
@@ -56,13 +61,13 @@ export class ContainerdNode {
         for (const id of (await ctr('containers', 'ls', '-q')).stdout.split(/\s+/).filter(Boolean)) await ctr('containers', 'rm', id);
         await terminate(child, 10_000);
       }
-      await unmountUnder(dir.path);
+      // a shim (or daemon) still exiting names the directory on its command line: wait for it, then unmount
+      await releaseDirectory(dir.path);
       await dir.remove();
     });
     try {
-      const proxies = Object.entries(options.proxySnapshotters ?? {})
-        .map(([name, address]) => `[proxy_plugins.${name}]\n  type = "snapshot"\n  address = ${JSON.stringify(address)}`)
-        .join('\n');
+      const remote = options.remoteSnapshotter;
+      const proxies = remote ? `[proxy_plugins.${remote.name}]\n  type = "snapshot"\n  address = ${JSON.stringify(remote.address)}` : '';
       await writeFile(
         join(dir.path, 'config.toml'),
         [
@@ -96,7 +101,7 @@ export class ContainerdNode {
           throw new SlimError(`the bench containerd ${why}\n--- containerd log (${logFile}) ---\n${await tail(logFile)}`);
         }
       }
-      return new ContainerdNode(dir.path, socket, logFile, stop);
+      return new ContainerdNode(dir.path, socket, logFile, options.remoteSnapshotter?.name ?? 'overlayfs', options.remoteSnapshotter !== undefined, stop);
     } catch (err) {
       await stop();
       throw err;
@@ -111,20 +116,27 @@ export class ContainerdNode {
     return new Set((await this.ctr(['content', 'ls', '-q'])).stdout.split(/\s+/).filter(Boolean));
   }
 
-  /** `ctr images pull`, timed; bytes are the layers the content store did not hold yet. */
-  async pull(reference: string, snapshotter = 'overlayfs'): Promise<PullResult> {
+  /**
+   * `ctr images pull` (or `ctr-remote images rpull` on a lazy node), timed; bytes are the layers that came
+   * into the content store, so a lazily pulled eStargz layer, read later through FUSE, counts none.
+   */
+  async pull(reference: string): Promise<PullResult> {
     const before = await this.contentDigests();
     const began = performance.now();
     try {
-      await this.ctr(['images', 'pull', '--plain-http', '--snapshotter', snapshotter, reference]);
+      const args = ['images', this.lazyPull ? 'rpull' : 'pull', '--plain-http', '--snapshotter', this.snapshotter, reference];
+      if (this.lazyPull) await exec('ctr-remote', ['-a', this.socket, '-n', NAMESPACE, ...args], { timeout: 600_000, maxBuffer: 16 * 1024 * 1024 });
+      else await this.ctr(args);
     } catch (err) {
-      const e = err as { stderr?: string; message: string };
+      const e = err as { stderr?: string; message: string; code?: string };
+      if (e.code === 'ENOENT') throw environmentError('ctr-remote is not installed: the stargz node pulls with it', 'apt-get install stargz-snapshotter');
       throw new SlimError(`the bench containerd cannot pull ${reference}: ${(e.stderr || e.message).trim()}`);
     }
     const seconds = (performance.now() - began) / 1000;
+    const after = await this.contentDigests();
     const parts = splitReference(reference);
     const layers = parts ? await fetchManifestLayers(parts.registry, parts.name, parts.ref).catch(() => []) : [];
-    const fetched = layers.filter((l) => !before.has(l.digest));
+    const fetched = layers.filter((l) => !before.has(l.digest) && after.has(l.digest));
     return { seconds, bytes: fetched.reduce((s, l) => s + l.size, 0), downloaded: fetched.map((l) => l.digest) };
   }
 
@@ -135,9 +147,14 @@ export class ContainerdNode {
     });
   }
 
-  async removeEverything(): Promise<void> {
+  /** Removes every image; the garbage collector drops their content and snapshots. */
+  async removeAllImages(): Promise<void> {
     const images = (await this.ctr(['images', 'ls', '-q'])).stdout.split(/\s+/).filter(Boolean);
     if (images.length > 0) await this.ctr(['images', 'rm', '--sync', ...images]);
+  }
+
+  async removeEverything(): Promise<void> {
+    await this.removeAllImages();
     const left = await this.contentDigests();
     if (left.size > 0) throw new SlimError(`the bench containerd still holds ${left.size} blob(s) after removing every image`);
   }
@@ -146,7 +163,7 @@ export class ContainerdNode {
    * Milliseconds from `ctr run` to the first successful answer to the recording's first request; the task
    * and container are removed afterwards. The function listens on a free port of ours, passed through portEnv.
    */
-  async timeFirstRequest(reference: string, recording: Recording, snapshotter = 'overlayfs'): Promise<number> {
+  async timeFirstRequest(reference: string, recording: Recording): Promise<number> {
     const parts = splitReference(reference);
     const config = parts ? await fetchImageConfig(parts.registry, parts.name, parts.ref) : {};
     const argv = effectiveArgv(config.config ?? {}, recording);
@@ -159,7 +176,7 @@ export class ContainerdNode {
     const startedAt = Date.now();
     try {
       await this.ctr([
-        'run', '-d', '--net-host', '--snapshotter', snapshotter,
+        'run', '-d', '--net-host', '--snapshotter', this.snapshotter,
         '--runc-root', join(this.dir, 'runc'), '--fifo-dir', join(this.dir, 'fifo'), '--cgroup', '', '--log-uri', `file://${logFile}`,
         ...env.flatMap((e) => ['--env', e]), reference, id, ...argv,
       ]);

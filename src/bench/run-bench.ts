@@ -17,6 +17,8 @@ export interface BenchOptions {
   recording: Recording;
   recordingFile: string;
   rounds: number;
+  /** first requests per image with the image cached, after the cold rounds */
+  warmRounds: number;
   bandwidth?: string;
   registry?: string;
   node: NodeKind;
@@ -27,6 +29,7 @@ export interface BenchOptions {
 
 interface Samples {
   pull: number[];
+  pulledBytes: number[];
   firstRequestCold: number[];
   firstRequestWarm: number[];
   coldStart: number[];
@@ -37,8 +40,10 @@ interface Samples {
 /**
  * Measures each image as a serverless node would meet it: a registry (on 127.0.0.1, or behind a shaped
  * link in a network namespace), an engine of its own holding none of the image's layers, and for each
- * round a cold pull, the first request right after it, and the first request again with the image
- * cached. Rounds alternate the images so drift on a shared machine hits both alike.
+ * round a cold pull and the first request right after it. Rounds alternate the images so drift on a
+ * shared machine hits both alike. Then, with every image cached, warm starts in pairs whose order
+ * alternates too: whatever the first start of a pair leaves warm for the second must not always
+ * favour the same image.
  */
 export async function runBench(options: BenchOptions): Promise<BenchReport> {
   return withBenchNode(options, async ({ registry: reg, node }) => {
@@ -50,7 +55,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       pushed.set(subject.role, { image, previous });
     }
 
-    const samples = new Map<Role, Samples>(options.subjects.map((s) => [s.role, { pull: [], firstRequestCold: [], firstRequestWarm: [], coldStart: [], update: [], updateBytes: 0 }]));
+    const samples = new Map<Role, Samples>(options.subjects.map((s) => [s.role, { pull: [], pulledBytes: [], firstRequestCold: [], firstRequestWarm: [], coldStart: [], update: [], updateBytes: 0 }]));
     for (let round = 0; round < options.rounds; round++) {
       const order = round % 2 === 0 ? options.subjects : [...options.subjects].reverse();
       for (const subject of order) {
@@ -60,10 +65,9 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         await node.removeImageCompletely(image.reference);
         const pull = await node.pull(image.reference);
         const cold = await node.timeFirstRequest(image.reference, options.recording, `bench-${subject.role}`);
-        const warm = await node.timeFirstRequest(image.reference, options.recording, `bench-${subject.role}`);
         s.pull.push(pull.seconds);
+        s.pulledBytes.push(pull.bytes);
         s.firstRequestCold.push(cold);
-        s.firstRequestWarm.push(warm);
         s.coldStart.push(pull.seconds + cold / 1000);
         if (previous) {
           await node.removeImageCompletely(image.reference);
@@ -73,6 +77,21 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
           s.update.push(update.seconds);
           s.updateBytes = update.bytes;
         }
+      }
+    }
+    // every image present (a lazy node keeps only the last one pulled) and started once, unmeasured
+    for (const subject of options.subjects) {
+      const { image } = pushed.get(subject.role)!;
+      options.log(`warming up ${subject.role}`);
+      await node.pull(image.reference);
+      await node.timeFirstRequest(image.reference, options.recording, `bench-${subject.role}`);
+    }
+    for (let round = 0; round < options.warmRounds; round++) {
+      const order = round % 2 === 0 ? options.subjects : [...options.subjects].reverse();
+      for (const subject of order) {
+        options.log(`warm start ${round + 1}/${options.warmRounds}: ${subject.role}`);
+        const { image } = pushed.get(subject.role)!;
+        samples.get(subject.role)!.firstRequestWarm.push(await node.timeFirstRequest(image.reference, options.recording, `bench-${subject.role}`));
       }
     }
 
@@ -86,6 +105,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         layers: image.layers.length,
         compressedBytes: image.bytes,
         pull: stat(s.pull),
+        pulledBytes: stat(s.pulledBytes).median,
         firstRequestCold: stat(s.firstRequestCold),
         firstRequestWarm: stat(s.firstRequestWarm),
         coldStart: stat(s.coldStart),
@@ -96,6 +116,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     const report: BenchReport = {
       schemaVersion: 1,
       rounds: options.rounds,
+      warmRounds: options.warmRounds,
       bandwidth: options.bandwidth ?? null,
       node: node.description,
       recording: options.recordingFile,

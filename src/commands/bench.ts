@@ -17,6 +17,7 @@ export interface BenchCommandOptions {
   recordingFile: string;
   node: NodeKind;
   rounds: number;
+  warmRounds: number;
   bandwidth?: string;
   registry?: string;
   /** V1 of the original and, when given, of the slim image: `--update-from ORIGINAL_V1[,SLIM_V1]` */
@@ -79,6 +80,7 @@ export async function benchCommand(images: string[], options: BenchCommandOption
     recording,
     recordingFile: options.recordingFile,
     rounds: options.rounds,
+    warmRounds: options.warmRounds,
     bandwidth: options.bandwidth,
     registry: options.registry,
     node: options.node,
@@ -119,6 +121,7 @@ async function requireInEngine(reference: string, field: string): Promise<void> 
 
 /** `slim bench --fleet FLEET.json`: the originals, the per-image slim images (singleTag) and the fleet images, each started in turn on one node. */
 export async function fleetBenchCommand(fleetFile: string, options: FleetBenchCommandOptions): Promise<FleetBenchReport> {
+  if (options.node === 'stargz') throw usageError('--node stargz lazy-pulls eStargz images, and slim fleet build does not write them', 'bench the fleet with --node docker or --node containerd');
   if (options.bandwidth && !RATE_PATTERN.test(options.bandwidth)) throw usageError(`--bandwidth ${options.bandwidth}: use a tc rate such as 200mbit`);
   if (options.bandwidth && options.registry) throw usageError('--bandwidth shapes the registry slim starts; it cannot be combined with --registry');
   const spec = await loadFleetFile(fleetFile);

@@ -42,8 +42,9 @@ func main() {
 	noPrefetch := flag.Bool("no-prefetch", false, "do not prefetch the prioritized files of a layer")
 	noBackground := flag.Bool("no-background-fetch", false, "fetch only what is read (no whole-layer download in the background)")
 	cleanup := flag.Bool("cleanup", false, "on exit, remove every snapshot (not only the FUSE mounts)")
+	plainHTTP := flag.String("plain-http", "", "comma-separated registry hosts (host or host:port) to reach over plain HTTP, besides localhost")
 	flag.Parse()
-	if err := run(*address, *root, *level, *noPrefetch, *noBackground, *cleanup); err != nil {
+	if err := run(*address, *root, *level, *noPrefetch, *noBackground, *cleanup, strings.Split(*plainHTTP, ",")); err != nil {
 		fmt.Fprintln(os.Stderr, "slim-stargz-snapshotter:", err)
 		os.Exit(1)
 	}
@@ -51,8 +52,9 @@ func main() {
 
 // registryHosts resolves a registry host name to where blobs are fetched. Every request goes
 // through one retrying HTTP client: the library reads host.Client.Transport directly, so a
-// client without a transport would panic on the first mount. Loopback registries use plain HTTP.
-func registryHosts() source.RegistryHosts {
+// client without a transport would panic on the first mount. Loopback registries, and the hosts
+// named with -plain-http (a bench registry behind a shaped link), use plain HTTP.
+func registryHosts(plainHTTP []string) source.RegistryHosts {
 	retrying := retryablehttp.NewClient()
 	retrying.Logger = nil // the library logs failures itself; silence per-request lines
 	client := &http.Client{Transport: &retryablehttp.RoundTripper{Client: retrying}}
@@ -60,14 +62,21 @@ func registryHosts() source.RegistryHosts {
 	resolve := docker.ConfigureDefaultRegistries(
 		docker.WithClient(client),
 		docker.WithAuthorizer(authorizer),
-		docker.WithPlainHTTP(docker.MatchLocalhost),
+		docker.WithPlainHTTP(func(host string) (bool, error) {
+			for _, h := range plainHTTP {
+				if h != "" && (host == h || strings.HasPrefix(host, h+":")) {
+					return true, nil
+				}
+			}
+			return docker.MatchLocalhost(host)
+		}),
 	)
 	return func(ref reference.Spec) ([]docker.RegistryHost, error) {
 		return resolve(ref.Hostname())
 	}
 }
 
-func run(address, root, level string, noPrefetch, noBackground, cleanup bool) error {
+func run(address, root, level string, noPrefetch, noBackground, cleanup bool, plainHTTP []string) error {
 	lvl, err := logrus.ParseLevel(level)
 	if err != nil {
 		return err
@@ -77,7 +86,7 @@ func run(address, root, level string, noPrefetch, noBackground, cleanup bool) er
 
 	cfg := config.Config{NoPrometheus: true, NoPrefetch: noPrefetch, NoBackgroundFetch: noBackground}
 	fsys, err := fs.NewFilesystem(filepath.Join(root, "stargz"), cfg,
-		fs.WithGetSources(source.FromDefaultLabels(registryHosts())))
+		fs.WithGetSources(source.FromDefaultLabels(registryHosts(plainHTTP))))
 	if err != nil {
 		return fmt.Errorf("stargz filesystem: %w", err)
 	}

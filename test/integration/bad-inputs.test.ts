@@ -478,6 +478,19 @@ describe('bad inputs: one clear line, a documented exit code, nothing left behin
     });
   }
 
+  test('bench --warm-rounds 0, --warm-rounds or --node stargz with --fleet: exit 2, before any registry or engine starts', async (t) => {
+    if (!ready) return t.skip('no engine');
+    const zero = await slimRun(['bench', NODE_EXPRESS, '--record', RECORDING, '--warm-rounds', '0']);
+    // commander words argument errors itself
+    assert.equal(zero.code, 2, zero.stderr);
+    assert.match(zero.stderr, /^error: option '--warm-rounds <n>' argument '0' is invalid\. must be a positive whole number$/m);
+    const fleet = await slimRun(['bench', '--fleet', join(REPO, 'fixtures/fleet/node.json'), '--warm-rounds', '3']);
+    assertOneLineError(fleet, 2, /--warm-rounds applies to ORIGINAL \[SLIM\]/);
+    const lazy = await slimRun(['bench', '--fleet', join(REPO, 'fixtures/fleet/node.json'), '--node', 'stargz']);
+    assertOneLineError(lazy, 2, /--node stargz lazy-pulls eStargz images, and slim fleet build does not write them/);
+    await assertNothingLeft();
+  });
+
   // ---- where slim writes ----
 
   test('an output in a directory that does not exist: exit 2, before any work, no partial file', async (t) => {

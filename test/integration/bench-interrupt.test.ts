@@ -65,44 +65,57 @@ describe('slim bench interrupted', () => {
     }
   });
 
-  test('Ctrl-C while the containerd node runs a function removes the containerd, its tasks, mounts and state', async (t) => {
-    if (!(await engineOrSkip(t))) return;
-    const originalId = await requireFixture(NODE_EXPRESS);
-    const before = await snapshot();
-    const containerds = async () => (await run('pgrep', ['-f', 'slim-bench-containerd']).catch(() => ({ stdout: '' }))).stdout.split('\n').filter(Boolean);
-    const slimTmp = await tempDir('bench-containerd-sigint');
-    try {
-      const child = spawn(process.execPath, [CLI, '--verbose', 'bench', NODE_EXPRESS, '--record', join(REPO, 'fixtures/node-express/recording.json'), '--rounds', '2', '--node', 'containerd'], {
-        env: { ...process.env, SLIM_TMPDIR: slimTmp.path },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      let stderr = '';
-      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-      const deadline = Date.now() + 180_000;
-      // a task of the node's own runs once the first cold start began
-      const tasks = async () => {
-        const dir = (await listDir(slimTmp.path)).find((d) => d.startsWith('slim-bench-containerd-'));
-        if (!dir) return 0;
-        const listed = await run('ctr', ['-a', join(slimTmp.path, dir, 'c.sock'), '-n', 'slim-bench', 'tasks', 'ls', '-q']).catch(() => ({ stdout: '' }));
-        return listed.stdout.split('\n').filter(Boolean).length;
-      };
-      while ((await tasks()) === 0) {
-        assert.ok(Date.now() < deadline, `the containerd node never ran a function: ${stderr}`);
-        await new Promise((r) => setTimeout(r, 100));
+  // the stargz node runs slim's eStargz image of node-express: its layers are FUSE mounts of the daemon's
+  for (const node of ['containerd', 'stargz'] as const) {
+    test(`Ctrl-C while the ${node} node runs a function removes the containerd${node === 'stargz' ? ', the snapshotter and its FUSE mounts' : ''}, its tasks, mounts and state`, async (t) => {
+      if (!(await engineOrSkip(t))) return;
+      const originalId = await requireFixture(NODE_EXPRESS);
+      const before = await snapshot();
+      const daemons = async () =>
+        (await run('pgrep', ['-af', 'slim-bench-containerd|slim-stargz-snapshotter']).catch(() => ({ stdout: '' }))).stdout.split('\n').filter(Boolean);
+      const slimTmp = await tempDir(`bench-${node}-sigint`);
+      const work = await tempDir(`bench-${node}-image`);
+      try {
+        let image = NODE_EXPRESS;
+        if (node === 'stargz') {
+          const built = await slim(['build', NODE_EXPRESS, '--record', join(REPO, 'fixtures/node-express/recording.json'), '--compression', 'estargz', '--no-verify', '--output', `oci:${work.path}/oci:v1`]);
+          assert.equal(built.code, 0, built.stderr);
+          image = `oci:${work.path}/oci:v1`;
+        }
+        const child = spawn(process.execPath, [CLI, '--verbose', 'bench', image, '--record', join(REPO, 'fixtures/node-express/recording.json'), '--rounds', '2', '--node', node], {
+          env: { ...process.env, SLIM_TMPDIR: slimTmp.path },
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
+        let stderr = '';
+        child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+        const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+        const deadline = Date.now() + 180_000;
+        // a task of the node's own runs once the first cold start began
+        const tasks = async () => {
+          const dir = (await listDir(slimTmp.path)).find((d) => d.startsWith('slim-bench-containerd-'));
+          if (!dir) return 0;
+          const listed = await run('ctr', ['-a', join(slimTmp.path, dir, 'c.sock'), '-n', 'slim-bench', 'tasks', 'ls', '-q']).catch(() => ({ stdout: '' }));
+          return listed.stdout.split('\n').filter(Boolean).length;
+        };
+        const mounts = async () => (await run('cat', ['/proc/mounts'])).stdout.split('\n').filter((l) => l.includes(slimTmp.path));
+        while ((await tasks()) === 0) {
+          assert.ok(Date.now() < deadline, `the ${node} node never ran a function: ${stderr}`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        if (node === 'stargz') assert.ok((await mounts()).some((l) => /\bfuse/.test(l)), 'the layers are FUSE mounts while the function runs');
+        child.kill('SIGINT');
+        assert.equal(await exited, 130, stderr);
+        assert.deepEqual(await daemons(), [], 'no containerd or snapshotter of the bench is left');
+        assert.deepEqual(await mounts(), [], 'nothing is mounted under its directory');
+        assert.deepEqual(await listDir(slimTmp.path), [], 'its root, state and socket are gone');
+        assert.deepEqual(await snapshot(), before);
+        assert.equal(await imageId(NODE_EXPRESS), originalId);
+      } finally {
+        await slimTmp.remove();
+        await work.remove();
       }
-      child.kill('SIGINT');
-      assert.equal(await exited, 130, stderr);
-      assert.deepEqual(await containerds(), [], 'no containerd of the bench is left');
-      const mounts = (await run('cat', ['/proc/mounts'])).stdout.split('\n').filter((l) => l.includes(slimTmp.path));
-      assert.deepEqual(mounts, [], 'nothing is mounted under its directory');
-      assert.deepEqual(await listDir(slimTmp.path), [], 'its root, state and socket are gone');
-      assert.deepEqual(await snapshot(), before);
-      assert.equal(await imageId(NODE_EXPRESS), originalId);
-    } finally {
-      await slimTmp.remove();
-    }
-  });
+    });
+  }
 
   test('after a SIGKILLed bench, the next bench stops its engine and registry, removes its namespaces and link, and works', async (t) => {
     if (!(await engineOrSkip(t))) return;
@@ -133,7 +146,7 @@ describe('slim bench interrupted', () => {
       assert.ok((await containerdNamespaces(child.pid!)).length > 0, 'and its engine\'s containerd namespace');
       assert.ok((await listDir(slimTmp.path)).length > 0, 'and its temporary directories');
 
-      const second = await slim(['bench', NODE_EXPRESS, '--record', recording, '--rounds', '1', '--json'], env);
+      const second = await slim(['bench', NODE_EXPRESS, '--record', recording, '--rounds', '1', '--warm-rounds', '1', '--json'], env);
       assert.equal(second.code, 0, second.stderr);
       assert.match(second.stderr, new RegExp(`slim: stopped dockerd left running by a killed slim \\(pid ${child.pid}\\)`));
       assert.match(second.stderr, new RegExp(`slim: stopped docker-registry left running by a killed slim \\(pid ${child.pid}\\)`));

@@ -21,6 +21,7 @@ function imageBench(role: Role, overrides: Partial<ImageBench> = {}): ImageBench
           layers: 12,
           compressedBytes: 123_456_789, // 123 MB
           pull: stat([4, 5, 6]),
+          pulledBytes: 123_456_789,
           firstRequestCold: stat([800, 900, 1000]),
           firstRequestWarm: stat([40, 50, 60]),
           coldStart: stat([4.8, 5.9, 7]),
@@ -32,6 +33,7 @@ function imageBench(role: Role, overrides: Partial<ImageBench> = {}): ImageBench
           layers: 3,
           compressedBytes: 23_456_789, // 23.5 MB
           pull: stat([1, 1.2, 1.5]),
+          pulledBytes: 23_456_789,
           firstRequestCold: stat([300, 350, 400]),
           firstRequestWarm: stat([20, 25, 30]),
           coldStart: stat([1.5, 1.7, 2]),
@@ -46,6 +48,7 @@ function benchReport(images: Partial<Record<Role, ImageBench>>, overrides: Parti
   return {
     schemaVersion: 1,
     rounds: 3,
+    warmRounds: 3,
     bandwidth: null,
     node: 'dockerd 20.10.24, overlay2',
     recording: 'rec.json',
@@ -417,7 +420,7 @@ describe('renderBenchMarkdown', () => {
     assert.match(md.split('\n')[2]!, /^✅ app:1: 123 MB, cold start 5\.90 s over loopback on dockerd 20\.10\.24, overlay2, median of 3$/);
   });
 
-  test('a collapsed <details> section: rounds, link, recording, each image with its pull samples, the baseline', () => {
+  test('a collapsed <details> section: rounds, warm starts with their samples, link, recording, each image with its pull samples, the baseline', () => {
     const md = renderBenchMarkdown({ ...both(), bandwidth: '200mbit', baseline: { file: 'base.json', deltas: {} } });
     const lines = md.split('\n');
     const open = lines.indexOf('<details><summary>Details</summary>');
@@ -426,6 +429,7 @@ describe('renderBenchMarkdown', () => {
     const details = lines.slice(open + 1, close).filter(Boolean);
     assert.deepEqual(details, [
       "- rounds: 3, alternating images; each cold pull on an engine holding none of the image's layers",
+      '- warm starts: 3 per image with every image cached, alternating which image starts first; warm samples original 40, 50, 60 ms; slim 20, 25, 30 ms',
       '- registry link: 200mbit',
       '- recording: `rec.json`',
       '- original: `app:1`, 12 layers, pull samples 4.00, 5.00, 6.00 s',
@@ -470,6 +474,7 @@ describe('benchCommand input validation', () => {
       recordingFile,
       node: 'docker',
       rounds: 1,
+      warmRounds: 1,
       registry: '127.0.0.1:1',
       thresholds: [],
       log: () => {
