@@ -79,6 +79,7 @@ async function stargzBenchNode(registry: Registry): Promise<BenchNode> {
   const daemon = await StargzDaemon.start(host === '127.0.0.1' || host === 'localhost' ? [] : [registry.address]);
   try {
     const { node, bench } = await containerdBenchNode({ remoteSnapshotter: { name: 'stargz', address: daemon.socket } });
+    await node.waitForSnapshotter();
     return {
       ...bench,
       kind: 'stargz',
@@ -87,6 +88,7 @@ async function stargzBenchNode(registry: Registry): Promise<BenchNode> {
       async removeImageCompletely() {
         await node.removeAllImages();
         await daemon.restart();
+        await node.waitForSnapshotter();
       },
       async stop() {
         // containerd first: its tasks hold the FUSE mounts

@@ -147,6 +147,23 @@ export class ContainerdNode {
     });
   }
 
+  /**
+   * Waits until containerd reaches its remote snapshotter again after the daemon restarted: until its
+   * gRPC client redials (it backs off up to a few seconds), calls fail with the old connection's error.
+   */
+  async waitForSnapshotter(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const failure = await this.ctr(['snapshots', '--snapshotter', this.snapshotter, 'ls'], 5000).then(
+        () => undefined,
+        (err: { stderr?: string; message: string }) => (err.stderr || err.message).trim(),
+      );
+      if (failure === undefined) return;
+      if (Date.now() > deadline) throw new SlimError(`the bench containerd cannot reach its ${this.snapshotter} snapshotter: ${failure}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   /** Removes every image; the garbage collector drops their content and snapshots. */
   async removeAllImages(): Promise<void> {
     const images = (await this.ctr(['images', 'ls', '-q'])).stdout.split(/\s+/).filter(Boolean);
