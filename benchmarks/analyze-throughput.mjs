@@ -8,14 +8,12 @@
 // median of N runs: `slim analyze` on each, and the raw baseline of listing the same layers with
 // `tar -tf` / `tar -tzf`. Throughput is uncompressed layer bytes per second; memory is peak RSS.
 // Writes a Markdown table to benchmarks/analyze-throughput.md (or --out).
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { $, fs, os, path } from 'zx';
+import { CLI as cli, REPO as repo } from './fixtures.mjs';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, out: { type: 'string' } } });
 const runs = Number(values.runs);
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const cli = path.join(repo, 'dist/src/cli.js');
 const out = values.out ?? path.join(repo, 'benchmarks/analyze-throughput.md');
 $.quiet = true;
 

@@ -6,14 +6,11 @@
 //
 //   node benchmarks/compression.mjs [--rounds N] [--warm-rounds N] [--bandwidth 200mbit] [fixture ...]
 import { gunzipSync } from 'node:zlib';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { $, fs, os, path } from 'zx';
-import { prepareFixtures } from './fixtures.mjs';
+import { CLI as cli, mb, prepareFixtures, REPO as repo } from './fixtures.mjs';
 import { writeSection } from './sections.mjs';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const cli = path.join(repo, 'dist/src/cli.js');
 const out = path.join(repo, 'benchmarks/RESULTS.md');
 $.quiet = true;
 
@@ -26,7 +23,6 @@ const SIZE_ORDER = ['python-flask', 'node-express', 'web-monolith', 'media-trans
 const fixtures = (await prepareFixtures(repo, wanted)).sort((a, b) => SIZE_ORDER.indexOf(a) - SIZE_ORDER.indexOf(b));
 const work = await fs.mkdtemp(path.join(os.tmpdir(), 'slim-compression-bench-'));
 
-const mb = (bytes) => (bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${(bytes / 1e3).toFixed(1)} kB`);
 const secs = (s) => `${s.median.toFixed(2)} s`;
 const ms = (s) => `${Math.round(s.median)} ms`;
 const x = (a, b) => `${(a / b).toFixed(3)}×`;

@@ -6,12 +6,10 @@
 // grow when a function joins a pinned fleet.
 //
 //   node benchmarks/fleet.mjs [--rounds N] [--bandwidth RATE] [node|python ...]
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { $, fs, os, path } from 'zx';
+import { CLI as cli, REPO as repo, mb } from './fixtures.mjs';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const cli = path.join(repo, 'dist/src/cli.js');
 const out = path.join(repo, 'benchmarks/FLEET.md');
 $.quiet = true;
 
@@ -21,7 +19,6 @@ const { values: flags, positionals } = parseArgs({
 });
 const fleets = positionals.length ? positionals : ['node', 'python'];
 const log = (line) => process.stderr.write(`[fleet] ${line}\n`);
-const mb = (bytes) => (bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${(bytes / 1e3).toFixed(1)} kB`);
 const secs = (s) => `${s.median.toFixed(2)} s`;
 const ratio = (a, b) => (b ? (a / b).toFixed(3) : '-');
 const short = (digest) => digest.slice(7, 19);

@@ -4,14 +4,11 @@
 // the slim image's system and dependency layers.
 //
 //   node benchmarks/results.mjs [--rounds N] [--bandwidth RATE] [fixture ...]
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { $, fs, os, path } from 'zx';
-import { prepareFixtures } from './fixtures.mjs';
+import { CLI as cli, mb, prepareFixtures, REPO as repo } from './fixtures.mjs';
 import { keptSections } from './sections.mjs';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const cli = path.join(repo, 'dist/src/cli.js');
 const out = path.join(repo, 'benchmarks/RESULTS.md');
 $.quiet = true;
 
@@ -21,7 +18,6 @@ const { values: flags, positionals: wanted } = parseArgs({
 });
 const fixtures = await prepareFixtures(repo, wanted);
 
-const mb = (bytes) => (bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${(bytes / 1e3).toFixed(1)} kB`);
 const short = (digest) => digest.slice(7, 19);
 
 /** Runs a slim command under GNU time: its JSON output, wall seconds and peak RSS in MB. */

@@ -4,13 +4,10 @@
 // Also lists the syscalls that some runs made and others did not (what timing decides).
 //
 //   node benchmarks/seccomp-profiles.mjs [--builds N] [fixture ...]
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { $, fs, os, path } from 'zx';
-import { prepareFixtures } from './fixtures.mjs';
+import { CLI as cli, prepareFixtures, REPO as repo } from './fixtures.mjs';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const cli = path.join(repo, 'dist/src/cli.js');
 const out = path.join(repo, 'benchmarks/seccomp.md');
 $.quiet = true;
 

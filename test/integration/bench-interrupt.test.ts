@@ -11,27 +11,31 @@ async function snapshot(): Promise<{ netns: string; dockerds: number; registries
   return { netns, dockerds: Number(await count('dockerd')), registries: Number(await count('docker-registry')), containers };
 }
 
+/** slim as a child process, its stderr collected, for a signal sent mid-run. */
+function startSlim(args: string[], env: NodeJS.ProcessEnv = process.env) {
+  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  return { child, exited, stderr: () => stderr };
+}
+
 describe('slim bench interrupted', () => {
   test('Ctrl-C during a shaped-link bench removes the namespace, registry, engine and containers', async (t) => {
     if (!(await engineOrSkip(t))) return;
     const originalId = await requireFixture(NODE_EXPRESS);
     const before = await snapshot();
-    const child = spawn(process.execPath, [CLI, 'bench', NODE_EXPRESS, '--record', join(REPO, 'fixtures/node-express/recording.json'), '--rounds', '3', '--bandwidth', '100mbit'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const { child, exited, stderr } = startSlim(['bench', NODE_EXPRESS, '--record', join(REPO, 'fixtures/node-express/recording.json'), '--rounds', '3', '--bandwidth', '100mbit']);
     // wait until the bench has its registry running behind the shaped link and its own engine
     const deadline = Date.now() + 120_000;
     for (;;) {
       const now = await snapshot();
       if (now.netns && now.registries > before.registries && now.dockerds > before.dockerds) break;
-      assert.ok(Date.now() < deadline, `the bench never set up its link, registry and engine: ${stderr}`);
+      assert.ok(Date.now() < deadline, `the bench never set up its link, registry and engine: ${stderr()}`);
       await new Promise((r) => setTimeout(r, 200));
     }
     child.kill('SIGINT');
-    assert.equal(await exited, 130, stderr);
+    assert.equal((await exited).code, 130, stderr());
     assert.deepEqual(await snapshot(), before);
     assert.equal(await imageId(NODE_EXPRESS), originalId);
   });
@@ -42,21 +46,15 @@ describe('slim bench interrupted', () => {
     const before = await snapshot();
     const slimTmp = await tempDir('bench-sigterm');
     try {
-      const child = spawn(process.execPath, [CLI, '--verbose', 'bench', NODE_EXPRESS, '--record', join(REPO, 'fixtures/node-express/recording.json'), '--rounds', '2'], {
-        env: { ...process.env, SLIM_TMPDIR: slimTmp.path },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      let stderr = '';
-      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      const { child, exited, stderr } = startSlim(['--verbose', 'bench', NODE_EXPRESS, '--record', join(REPO, 'fixtures/node-express/recording.json'), '--rounds', '2'], { ...process.env, SLIM_TMPDIR: slimTmp.path });
       const deadline = Date.now() + 180_000;
-      while (!/round 1\//.test(stderr)) {
-        assert.ok(Date.now() < deadline, `the bench never started a round: ${stderr}`);
+      while (!/round 1\//.test(stderr())) {
+        assert.ok(Date.now() < deadline, `the bench never started a round: ${stderr()}`);
         await new Promise((r) => setTimeout(r, 100));
       }
       child.kill('SIGTERM');
-      assert.equal(await exited, 130, stderr);
-      assert.match(stderr, /SIGTERM: cleaning up/);
+      assert.equal((await exited).code, 130, stderr());
+      assert.match(stderr(), /SIGTERM: cleaning up/);
       assert.deepEqual(await snapshot(), before);
       assert.deepEqual(await listDir(slimTmp.path), []);
       assert.equal(await imageId(NODE_EXPRESS), originalId);
@@ -82,13 +80,7 @@ describe('slim bench interrupted', () => {
           assert.equal(built.code, 0, built.stderr);
           image = `oci:${work.path}/oci:v1`;
         }
-        const child = spawn(process.execPath, [CLI, '--verbose', 'bench', image, '--record', join(REPO, 'fixtures/node-express/recording.json'), '--rounds', '2', '--node', node], {
-          env: { ...process.env, SLIM_TMPDIR: slimTmp.path },
-          stdio: ['ignore', 'ignore', 'pipe'],
-        });
-        let stderr = '';
-        child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-        const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+        const { child, exited, stderr } = startSlim(['--verbose', 'bench', image, '--record', join(REPO, 'fixtures/node-express/recording.json'), '--rounds', '2', '--node', node], { ...process.env, SLIM_TMPDIR: slimTmp.path });
         const deadline = Date.now() + 180_000;
         // a task of the node's own runs once the first cold start began
         const tasks = async () => {
@@ -99,12 +91,12 @@ describe('slim bench interrupted', () => {
         };
         const mounts = async () => (await run('cat', ['/proc/mounts'])).stdout.split('\n').filter((l) => l.includes(slimTmp.path));
         while ((await tasks()) === 0) {
-          assert.ok(Date.now() < deadline, `the ${node} node never ran a function: ${stderr}`);
+          assert.ok(Date.now() < deadline, `the ${node} node never ran a function: ${stderr()}`);
           await new Promise((r) => setTimeout(r, 100));
         }
         if (node === 'stargz') assert.ok((await mounts()).some((l) => /\bfuse/.test(l)), 'the layers are FUSE mounts while the function runs');
         child.kill('SIGINT');
-        assert.equal(await exited, 130, stderr);
+        assert.equal((await exited).code, 130, stderr());
         assert.deepEqual(await daemons(), [], 'no containerd or snapshotter of the bench is left');
         assert.deepEqual(await mounts(), [], 'nothing is mounted under its directory');
         assert.deepEqual(await listDir(slimTmp.path), [], 'its root, state and socket are gone');
@@ -128,18 +120,15 @@ describe('slim bench interrupted', () => {
     const slimTmp = await tempDir('bench-sigkill');
     try {
       const env = { ...process.env, SLIM_TMPDIR: slimTmp.path };
-      const child = spawn(process.execPath, [CLI, 'bench', NODE_EXPRESS, '--record', recording, '--rounds', '1', '--bandwidth', '1gbit'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-      let stderr = '';
-      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-      const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+      const { child, exited, stderr } = startSlim(['bench', NODE_EXPRESS, '--record', recording, '--rounds', '1', '--bandwidth', '1gbit'], env);
       // until its engine runs a container: then it has made everything a kill can leave behind
       const deadline = Date.now() + 180_000;
       while ((await containerdNamespaces(child.pid!)).length === 0) {
-        assert.ok(Date.now() < deadline && child.exitCode === null, `the bench never ran a container in its engine: ${stderr}`);
+        assert.ok(Date.now() < deadline && child.exitCode === null, `the bench never ran a container in its engine: ${stderr()}`);
         await new Promise((r) => setTimeout(r, 200));
       }
       child.kill('SIGKILL');
-      assert.equal(await exited, 'SIGKILL');
+      assert.equal((await exited).signal, 'SIGKILL');
       const left = await snapshot();
       assert.ok(left.dockerds > before.dockerds && left.registries > before.registries && left.netns.includes(`slim-bench-${child.pid}-`), `a SIGKILL leaves them running: ${JSON.stringify(left)}`);
       assert.equal(await links(), linksBefore + 1, 'and the host end of its link');
