@@ -88,3 +88,9 @@ export async function releaseDirectory(dir: string, graceMs = 10_000): Promise<s
   await unmountUnder(dir);
   return names;
 }
+
+/** The last lines of a daemon's log file, for an error that says why it stopped ('' when unreadable). */
+export async function logTail(file: string, lines = 30): Promise<string> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  return text.trimEnd().split('\n').slice(-lines).join('\n');
+}

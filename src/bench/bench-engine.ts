@@ -1,14 +1,14 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { makeTempDir, onCleanup } from '../cleanup.js';
 import { environmentError, errorMessage, SlimError } from '../errors.js';
-import { unmountUnder } from '../host-processes.js';
+import { logTail, unmountUnder } from '../host-processes.js';
 import { fetchManifestLayers, splitReference, terminate } from './registry.js';
 
 const exec = promisify(execFile);
@@ -44,11 +44,6 @@ export interface BenchEngine {
   /** true when any image layer is stored in this engine */
   hasLayers(): Promise<boolean>;
   stop(): Promise<void>;
-}
-
-async function tail(file: string, lines = 30): Promise<string> {
-  const text = await readFile(file, 'utf8').catch(() => '');
-  return text.trimEnd().split('\n').slice(-lines).join('\n');
 }
 
 function ping(socketPath: string): Promise<boolean> {
@@ -175,14 +170,14 @@ export async function startBenchEngine(): Promise<BenchEngine> {
   let storageDriver: 'overlay2' | 'vfs' = 'overlay2';
   let failure = await start(storageDriver);
   // overlay2 cannot work on some data roots (on overlayfs itself, say): dockerd then exits naming the driver
-  if (failure?.startsWith('exited') && /overlay|graphdriver|driver not supported|backing file system/i.test(await tail(logFile, 5))) {
+  if (failure?.startsWith('exited') && /overlay|graphdriver|driver not supported|backing file system/i.test(await logTail(logFile, 5))) {
     storageDriver = 'vfs';
     failure = await start(storageDriver);
   }
   if (failure) {
-    const logTail = await tail(logFile);
+    const lastLines = await logTail(logFile);
     await stop();
-    throw new SlimError(`the bench Docker engine ${failure}\n--- dockerd log (${logFile}) ---\n${logTail}`);
+    throw new SlimError(`the bench Docker engine ${failure}\n--- dockerd log (${logFile}) ---\n${lastLines}`);
   }
 
   docker = new Docker({ socketPath: socket });

@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import type Docker from 'dockerode';
 import type { Recording } from '../recording/types.js';
 import { SlimError } from '../errors.js';
@@ -47,8 +48,7 @@ async function dockerNode(engine: BenchEngine): Promise<BenchNode> {
   };
 }
 
-async function containerdVersion(): Promise<string> {
-  const { execFile } = await import('node:child_process');
+function containerdVersion(): Promise<string> {
   return new Promise((resolve) => execFile('containerd', ['--version'], (err, stdout) => resolve(err ? '?' : (stdout.split(' ')[2] ?? '?'))));
 }
 

@@ -1,11 +1,11 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { makeTempDir, onCleanup } from '../cleanup.js';
 import { effectiveArgv, freePort } from '../docker/function-container.js';
 import { environmentError, SlimError } from '../errors.js';
-import { releaseDirectory } from '../host-processes.js';
+import { logTail, releaseDirectory } from '../host-processes.js';
 import { sendHttp } from '../recording/http-client.js';
 import type { Recording } from '../recording/types.js';
 import type { PullResult } from './bench-engine.js';
@@ -14,11 +14,6 @@ import { fetchImageConfig, fetchManifestLayers, splitReference, terminate } from
 const exec = promisify(execFile);
 const NAMESPACE = 'slim-bench';
 const POLL_MS = 10;
-
-async function tail(file: string, lines = 30): Promise<string> {
-  const text = await readFile(file, 'utf8').catch(() => '');
-  return text.trimEnd().split('\n').slice(-lines).join('\n');
-}
 
 export interface ContainerdNodeOptions {
   /**
@@ -98,7 +93,7 @@ export class ContainerdNode {
         if (err) throw environmentError(`cannot run containerd: ${err.message}`, 'apt-get install containerd (it comes with docker.io)');
         if (proc.exitCode !== null || Date.now() > deadline) {
           const why = proc.exitCode !== null ? `exited with code ${proc.exitCode}` : 'did not answer within 30 s';
-          throw new SlimError(`the bench containerd ${why}\n--- containerd log (${logFile}) ---\n${await tail(logFile)}`);
+          throw new SlimError(`the bench containerd ${why}\n--- containerd log (${logFile}) ---\n${await logTail(logFile)}`);
         }
       }
       return new ContainerdNode(dir.path, socket, logFile, options.remoteSnapshotter?.name ?? 'overlayfs', options.remoteSnapshotter !== undefined, stop);
@@ -108,8 +103,9 @@ export class ContainerdNode {
     }
   }
 
-  private ctr(args: string[], timeoutMs = 600_000) {
-    return exec('ctr', ['-a', this.socket, '-n', NAMESPACE, ...args], { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 });
+  /** `ctr` on this node; `ctr-remote` (ctr with rpull) takes the same flags. */
+  private ctr(args: string[], timeoutMs = 600_000, client: 'ctr' | 'ctr-remote' = 'ctr') {
+    return exec(client, ['-a', this.socket, '-n', NAMESPACE, ...args], { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 });
   }
 
   private async contentDigests(): Promise<Set<string>> {
@@ -125,8 +121,7 @@ export class ContainerdNode {
     const began = performance.now();
     try {
       const args = ['images', this.lazyPull ? 'rpull' : 'pull', '--plain-http', '--snapshotter', this.snapshotter, reference];
-      if (this.lazyPull) await exec('ctr-remote', ['-a', this.socket, '-n', NAMESPACE, ...args], { timeout: 600_000, maxBuffer: 16 * 1024 * 1024 });
-      else await this.ctr(args);
+      await this.ctr(args, undefined, this.lazyPull ? 'ctr-remote' : 'ctr');
     } catch (err) {
       const e = err as { stderr?: string; message: string; code?: string };
       if (e.code === 'ENOENT') throw environmentError('ctr-remote is not installed: the stargz node pulls with it', 'apt-get install stargz-snapshotter');
@@ -203,8 +198,8 @@ export class ContainerdNode {
         if (response && (first.expectStatus !== undefined ? response.status === first.expectStatus : response.status < 500)) return Date.now() - startedAt;
         const tasks = (await this.ctr(['tasks', 'ls'])).stdout;
         const status = new RegExp(`^${id}\\s+\\d+\\s+(\\w+)`, 'm').exec(tasks)?.[1];
-        if (status === 'STOPPED') throw new SlimError(`${reference} exited before answering "${first.name}"\n--- last 50 log lines ---\n${await tail(logFile, 50)}`);
-        if (Date.now() > deadline) throw new SlimError(`${reference} did not answer "${first.name}" within ${recording.readiness.timeoutMs} ms\n--- last 50 log lines ---\n${await tail(logFile, 50)}`);
+        if (status === 'STOPPED') throw new SlimError(`${reference} exited before answering "${first.name}"\n--- last 50 log lines ---\n${await logTail(logFile, 50)}`);
+        if (Date.now() > deadline) throw new SlimError(`${reference} did not answer "${first.name}" within ${recording.readiness.timeoutMs} ms\n--- last 50 log lines ---\n${await logTail(logFile, 50)}`);
         await new Promise((r) => setTimeout(r, POLL_MS));
       }
     } catch (err) {

@@ -1,9 +1,10 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { open, readFile, writeFile } from 'node:fs/promises';
+import { open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { makeTempDir, onCleanup } from '../cleanup.js';
 import { environmentError, SlimError } from '../errors.js';
+import { logTail } from '../host-processes.js';
 import { freePort } from '../docker/function-container.js';
 import { openImage, parseImageLocation } from '../image/open-image.js';
 import { pushImage } from '../image/sinks/registry.js';
@@ -93,11 +94,6 @@ export async function fetchImageConfig(address: string, name: string, reference:
   const blob = await fetch(`http://${address}/v2/${name}/blobs/${manifest.config?.digest}`, { signal: AbortSignal.timeout(20_000) });
   if (!blob.ok) throw new SlimError(`the config of ${address}/${name}:${reference} answered ${blob.status}`);
   return (await blob.json()) as { config?: { Entrypoint?: string[] | null; Cmd?: string[] | null } };
-}
-
-async function tail(file: string, lines = 20): Promise<string> {
-  const text = await readFile(file, 'utf8').catch(() => '');
-  return text.trimEnd().split('\n').slice(-lines).join('\n');
 }
 
 function exited(child: ChildProcess): Promise<void> {
@@ -190,11 +186,11 @@ export async function startRegistry(options: { host?: string; netns?: string } =
     }
     if (!failure) return makeRegistry(address, logFile, stop);
     await terminate(proc, 2000);
-    const logTail = await tail(logFile);
+    const lastLines = await logTail(logFile, 20);
     // freePort only knows the port was free a moment ago; another process may have taken it since
-    if (/address already in use/i.test(logTail) && attempt < 5) continue;
+    if (/address already in use/i.test(lastLines) && attempt < 5) continue;
     await stop();
-    throw new SlimError(`the registry on ${address} ${failure}\n--- registry log ---\n${logTail}`);
+    throw new SlimError(`the registry on ${address} ${failure}\n--- registry log ---\n${lastLines}`);
   }
 }
 
@@ -231,7 +227,7 @@ function makeRegistry(address: string, logFile: string | undefined, stop: () => 
       } catch (err) {
         const e = err as NodeJS.ErrnoException & { stderr?: string };
         if (e.code === 'ENOENT') throw environmentError('skopeo is not installed', 'apt-get install skopeo');
-        const log = logFile ? `\n--- registry log ---\n${await tail(logFile, 10)}` : '';
+        const log = logFile ? `\n--- registry log ---\n${await logTail(logFile, 10)}` : '';
         throw new SlimError(`cannot push ${source} to ${reference}: ${(e.stderr || e.message).trim()}${log}`);
       }
       const layers = await manifestLayers(name, tag);

@@ -37,6 +37,11 @@ interface Samples {
   updateBytes: number;
 }
 
+/** The subjects in order on even rounds and reversed on odd ones, so no image always goes first. */
+function alternating<T>(subjects: T[], round: number): T[] {
+  return round % 2 === 0 ? subjects : [...subjects].reverse();
+}
+
 /**
  * Measures each image as a serverless node would meet it: a registry (on 127.0.0.1, or behind a shaped
  * link in a network namespace), an engine of its own holding none of the image's layers, and for each
@@ -57,8 +62,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
 
     const samples = new Map<Role, Samples>(options.subjects.map((s) => [s.role, { pull: [], pulledBytes: [], firstRequestCold: [], firstRequestWarm: [], coldStart: [], update: [], updateBytes: 0 }]));
     for (let round = 0; round < options.rounds; round++) {
-      const order = round % 2 === 0 ? options.subjects : [...options.subjects].reverse();
-      for (const subject of order) {
+      for (const subject of alternating(options.subjects, round)) {
         const { image, previous } = pushed.get(subject.role)!;
         const s = samples.get(subject.role)!;
         options.log(`round ${round + 1}/${options.rounds}: ${subject.role}`);
@@ -87,8 +91,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       await node.timeFirstRequest(image.reference, options.recording, `bench-${subject.role}`);
     }
     for (let round = 0; round < options.warmRounds; round++) {
-      const order = round % 2 === 0 ? options.subjects : [...options.subjects].reverse();
-      for (const subject of order) {
+      for (const subject of alternating(options.subjects, round)) {
         options.log(`warm start ${round + 1}/${options.warmRounds}: ${subject.role}`);
         const { image } = pushed.get(subject.role)!;
         samples.get(subject.role)!.firstRequestWarm.push(await node.timeFirstRequest(image.reference, options.recording, `bench-${subject.role}`));

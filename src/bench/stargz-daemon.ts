@@ -1,18 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { access, constants, mkdir, open, readFile, rm, stat } from 'node:fs/promises';
+import { access, constants, mkdir, open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeTempDir, onCleanup } from '../cleanup.js';
 import { environmentError, SlimError } from '../errors.js';
-import { releaseDirectory, unmountUnder } from '../host-processes.js';
+import { logTail, releaseDirectory, unmountUnder } from '../host-processes.js';
 import { terminate } from './registry.js';
 
 /** Where scripts/build-stargz-snapshotter.sh installs slim's daemon (stargz/snapshotter/main.go). */
 const DEFAULT_BINARY = '/usr/local/lib/slim/slim-stargz-snapshotter';
-
-async function tail(file: string, lines = 30): Promise<string> {
-  const text = await readFile(file, 'utf8').catch(() => '');
-  return text.trimEnd().split('\n').slice(-lines).join('\n');
-}
 
 async function binary(): Promise<string> {
   const path = process.env.SLIM_STARGZ_SNAPSHOTTER || DEFAULT_BINARY;
@@ -86,7 +81,7 @@ export class StargzDaemon {
       if (err) throw environmentError(`cannot run the stargz snapshotter ${this.executable}: ${err.message}`);
       if (proc.exitCode !== null || Date.now() > deadline) {
         const why = proc.exitCode !== null ? `exited with code ${proc.exitCode}` : 'did not listen within 30 s';
-        throw new SlimError(`the bench stargz snapshotter ${why}\n--- its log (${this.logFile}) ---\n${await tail(this.logFile)}`);
+        throw new SlimError(`the bench stargz snapshotter ${why}\n--- its log (${this.logFile}) ---\n${await logTail(this.logFile)}`);
       }
     }
   }

@@ -28,14 +28,20 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** `TRANSPORT:PATH[:REF]`, where PATH and REF may both contain colons: the shortest existing PATH wins. */
+/** `PATH[:REF]` by its text alone, as skopeo reads it: a ref follows the last colon with no `/` after it. */
+export function splitTrailingRef(rest: string): { path: string; ref?: string } {
+  const last = rest.lastIndexOf(':');
+  if (last <= 0 || rest.slice(last + 1).includes('/')) return { path: rest };
+  const ref = rest.slice(last + 1);
+  return ref ? { path: rest.slice(0, last), ref } : { path: rest.slice(0, last) };
+}
+
 async function splitPathAndRef(rest: string): Promise<{ path: string; ref?: string }> {
   if (await exists(rest)) return { path: rest };
   for (let colon = rest.indexOf(':'); colon > 0; colon = rest.indexOf(':', colon + 1)) {
     if (await exists(rest.slice(0, colon))) return { path: rest.slice(0, colon), ref: rest.slice(colon + 1) };
   }
-  const last = rest.lastIndexOf(':');
-  if (last > 0 && !rest.slice(last + 1).includes('/')) return { path: rest.slice(0, last), ref: rest.slice(last + 1) };
-  return { path: rest };
+  return splitTrailingRef(rest);
 }
 
 /**

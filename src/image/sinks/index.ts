@@ -2,6 +2,7 @@ import { constants } from 'node:fs';
 import { access, mkdir, readdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { usageError } from '../../errors.js';
+import { splitTrailingRef } from '../open-image.js';
 import type { Image } from '../types.js';
 import { writeDockerArchiveFile } from './docker-archive.js';
 import { writeOciLayout } from './oci-layout.js';
@@ -38,12 +39,10 @@ const dockerArchive: Sink = {
   write: (image, path, options) => writeDockerArchiveFile(image, options.tag ? [options.tag] : [], path),
 };
 
-/** `DIR[:REF]` as skopeo reads it: a colon in the last path segment starts the ref name. */
+/** `DIR[:REF]`, split as an `oci:` source is when the directory does not exist yet. */
 export function ociDestination(destination: string): { dir: string; ref?: string } {
-  const colon = destination.indexOf(':', destination.lastIndexOf('/') + 1);
-  if (colon < 0) return { dir: destination };
-  const ref = destination.slice(colon + 1);
-  return ref ? { dir: destination.slice(0, colon), ref } : { dir: destination.slice(0, colon) };
+  const { path, ref } = splitTrailingRef(destination);
+  return ref ? { dir: path, ref } : { dir: path };
 }
 
 const ociLayout: Sink = {
