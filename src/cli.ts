@@ -12,6 +12,8 @@ import { parseOutput } from './build/outputs.js';
 import { fleetBuildCommand } from './commands/fleet.js';
 import { fleetFailure } from './fleet/fleet-report.js';
 import { recordSession } from './commands/record.js';
+import { platformPorts } from './recording/parse.js';
+import { PLATFORMS, type Platform } from './recording/types.js';
 import { verifyCommand } from './commands/verify.js';
 import { parseGroupOverride } from './plan/grouping.js';
 import { renderBuildMarkdown, renderBuildText } from './report/build-report.js';
@@ -83,10 +85,11 @@ function progressLog(line: string): void {
 
 interface RecordFlags {
   output: string;
+  platform: Platform;
   duration?: number;
   listenPort: number;
-  port: number;
-  portEnv: string;
+  port?: number;
+  portEnv?: string;
   readyPath: string;
   readyTimeout: number;
 }
@@ -288,22 +291,25 @@ function buildProgram(): Command {
     .requiredOption('-o, --output <file>', 'where to write the recording (JSON)')
     .option('--duration <seconds>', 'stop recording after this many seconds', positiveInt)
     .option('--listen-port <port>', 'port of the recording proxy on 127.0.0.1 (0: any free port)', portNumber, 0)
-    .option('--port <port>', 'port the function listens on inside the container', portNumber, 9000)
-    .option('--port-env <names>', 'comma-separated environment variables that pass the port to the function', 'PORT,FC_SERVER_PORT')
+    .addOption(new Option('--platform <name>', "the function's contract: http, fc (Function Compute), cloudrun, or lambda (it polls slim's Runtime API; send events to the emulator's invoke path)").choices([...PLATFORMS]).default('http'))
+    .option('--port <port>', "port the function listens on inside the container (default: the platform's, 9000; cloudrun 8080)", portNumber)
+    .option('--port-env <names>', "comma-separated environment variables that pass the port to the function (default: the platform's: PORT,FC_SERVER_PORT; fc FC_SERVER_PORT; cloudrun PORT)")
     .option('--ready-path <path>', 'HTTP path that answers once the function is up', '/')
     .option('--ready-timeout <seconds>', 'how long to wait for the function to come up', positiveInt, 60)
     .action(async (image: string, options: RecordFlags) => {
+      const defaults = platformPorts(options.platform);
       const result = await recordSession(image, {
         output: options.output,
+        platform: options.platform,
         durationS: options.duration,
         listenPort: options.listenPort,
-        port: options.port,
-        portEnv: options.portEnv.split(',').map((s) => s.trim()).filter(Boolean),
+        port: options.port ?? defaults.port,
+        portEnv: options.portEnv === undefined ? defaults.portEnv : options.portEnv.split(',').map((s) => s.trim()).filter(Boolean),
         readyPath: options.readyPath,
         readyTimeoutMs: options.readyTimeout * 1000,
         log: (line) => process.stderr.write(`slim: ${printableText(line)}\n`),
       });
-      process.stderr.write(`slim: wrote ${result.requests} requests to ${result.file}\n`);
+      process.stderr.write(`slim: wrote ${result.requests} ${options.platform === 'lambda' ? 'events' : 'requests'} to ${result.file}\n`);
     });
 
   return program;

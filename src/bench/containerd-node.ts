@@ -6,14 +6,13 @@ import { makeTempDir, onCleanup } from '../cleanup.js';
 import { effectiveArgv, freePort } from '../docker/function-container.js';
 import { environmentError, SlimError } from '../errors.js';
 import { logTail, releaseDirectory } from '../host-processes.js';
-import { sendHttp } from '../recording/http-client.js';
+import { openEndpoint } from '../platform/endpoint.js';
 import type { Recording } from '../recording/types.js';
 import type { PullResult } from './bench-engine.js';
 import { fetchImageConfig, fetchManifestLayers, splitReference, terminate } from './registry.js';
 
 const exec = promisify(execFile);
 const NAMESPACE = 'slim-bench';
-const POLL_MS = 10;
 
 export interface ContainerdNodeOptions {
   /**
@@ -181,27 +180,36 @@ export class ContainerdNode {
     const argv = effectiveArgv(config.config ?? {}, recording);
     if (argv.length === 0) throw new SlimError(`${reference} has no ENTRYPOINT or CMD`);
     const port = recording.portEnv.length === 0 ? recording.port : await freePort();
-    const env = [...Object.entries(recording.env).map(([k, v]) => `${k}=${v}`), ...recording.portEnv.map((name) => `${name}=${port}`)];
+    const endpoint = await openEndpoint(recording);
+    const env = [
+      ...Object.entries(recording.env).map(([k, v]) => `${k}=${v}`),
+      ...recording.portEnv.map((name) => `${name}=${port}`),
+      ...Object.entries(endpoint.environment(recording.command ?? config.config?.Cmd ?? [])).map(([k, v]) => `${k}=${v}`),
+    ];
     const id = `slim-${process.pid}-${++this.counter}`;
     const logFile = join(this.dir, `${id}.log`);
     const first = recording.requests[0]!;
     const startedAt = Date.now();
+    const task = {
+      port,
+      exited: async () => {
+        const tasks = (await this.ctr(['tasks', 'ls'])).stdout;
+        return new RegExp(`^${id}\\s+\\d+\\s+STOPPED`, 'm').test(tasks) ? { code: -1 } : undefined;
+      },
+    };
     try {
       await this.ctr([
         'run', '-d', '--net-host', '--snapshotter', this.snapshotter,
         '--runc-root', join(this.dir, 'runc'), '--fifo-dir', join(this.dir, 'fifo'), '--cgroup', '', '--log-uri', `file://${logFile}`,
         ...env.flatMap((e) => ['--env', e]), reference, id, ...argv,
       ]);
-      const deadline = startedAt + recording.readiness.timeoutMs;
-      for (;;) {
-        const response = await sendHttp('127.0.0.1', port, { ...first, timeoutMs: Math.max(first.timeoutMs, 1000) }).catch(() => undefined);
-        if (response && (first.expectStatus !== undefined ? response.status === first.expectStatus : response.status < 500)) return Date.now() - startedAt;
-        const tasks = (await this.ctr(['tasks', 'ls'])).stdout;
-        const status = new RegExp(`^${id}\\s+\\d+\\s+(\\w+)`, 'm').exec(tasks)?.[1];
-        if (status === 'STOPPED') throw new SlimError(`${reference} exited before answering "${first.name}"\n--- last 50 log lines ---\n${await logTail(logFile, 50)}`);
-        if (Date.now() > deadline) throw new SlimError(`${reference} did not answer "${first.name}" within ${recording.readiness.timeoutMs} ms\n--- last 50 log lines ---\n${await logTail(logFile, 50)}`);
-        await new Promise((r) => setTimeout(r, POLL_MS));
+      try {
+        await endpoint.firstAnswer(first, task, startedAt + recording.readiness.timeoutMs);
+      } catch (err) {
+        if (err instanceof SlimError) throw new SlimError(`${reference}: ${err.message} (within ${recording.readiness.timeoutMs} ms)\n--- last 50 log lines ---\n${await logTail(logFile, 50)}`);
+        throw err;
       }
+      return Date.now() - startedAt;
     } catch (err) {
       if (err instanceof SlimError) throw err;
       const e = err as { stderr?: string; message: string };
@@ -210,6 +218,7 @@ export class ContainerdNode {
       await this.ctr(['tasks', 'kill', '-s', 'SIGKILL', id]).catch(() => undefined);
       await this.ctr(['tasks', 'rm', '-f', id]).catch(() => undefined);
       await this.ctr(['containers', 'rm', id]).catch(() => undefined);
+      await endpoint.close();
     }
   }
 

@@ -4,8 +4,9 @@ import type Docker from 'dockerode';
 import { onCleanup } from '../cleanup.js';
 import { processAlive } from '../host-processes.js';
 import { inputError, SlimError } from '../errors.js';
-import { sendHttp } from '../recording/http-client.js';
-import type { Readiness, Recording } from '../recording/types.js';
+import type { HttpResponse } from '../recording/http-client.js';
+import type { RecordedRequest, Recording } from '../recording/types.js';
+import { openEndpoint, type FunctionEndpoint, type RunningFunction } from '../platform/endpoint.js';
 import { requireEngine } from './engine.js';
 
 export const TEMPORARY_LABEL = 'slim.temporary';
@@ -78,8 +79,8 @@ export function effectiveArgv(config: { Entrypoint?: string[] | null; Cmd?: stri
   return [...entrypoint, ...cmd];
 }
 
-/** A throwaway container running the function, reachable on 127.0.0.1:hostPort. */
-export class FunctionContainer {
+/** A throwaway container running the function, reachable through its platform's endpoint (HTTP on 127.0.0.1:hostPort). */
+export class FunctionContainer implements RunningFunction {
   private exitInfo?: { code: number };
   private constructor(
     readonly container: Docker.Container,
@@ -87,8 +88,14 @@ export class FunctionContainer {
     readonly argv: string[],
     /** epoch ms when slim asked the engine to create the container: cold-start times count from here */
     readonly startedAt: number,
+    private readonly recording: Recording,
+    private readonly endpoint: FunctionEndpoint,
     private readonly removeNow: () => Promise<void>,
   ) {}
+
+  get port(): number {
+    return this.hostPort;
+  }
 
   static async start(spec: FunctionRunSpec): Promise<FunctionContainer> {
     const engine = spec.engine ?? (await requireEngine());
@@ -107,17 +114,21 @@ export class FunctionContainer {
     // that reads no port variable keeps its own port. With a bridge, its port is published to ours.
     const reachPort = !bridge && spec.recording.portEnv.length === 0 ? spec.recording.port : hostPort;
     const listenPort = bridge ? spec.recording.port : reachPort;
-    const env = [
-      ...Object.entries(spec.recording.env).map(([k, v]) => `${k}=${v}`),
-      ...spec.recording.portEnv.map((name) => `${name}=${listenPort}`),
-    ];
-    const wrapped = spec.wrap?.(argv);
     await sweepOrphanContainers(engine);
     // registered before the container exists, by name, so Ctrl-C during the create still removes it
     const name = `slim-${spec.purpose}-${process.pid}-${++containerCounter}`;
+    let endpoint: FunctionEndpoint | undefined;
     const removeNow = onCleanup(async () => {
       await engine.getContainer(name).remove({ force: true }).catch(() => undefined);
+      await endpoint?.close();
     });
+    endpoint = await openEndpoint(spec.recording);
+    const env = [
+      ...Object.entries(spec.recording.env).map(([k, v]) => `${k}=${v}`),
+      ...spec.recording.portEnv.map((n) => `${n}=${listenPort}`),
+      ...Object.entries(endpoint.environment(spec.recording.command ?? asArray(info.Config.Cmd) ?? [])).map(([k, v]) => `${k}=${v}`),
+    ];
+    const wrapped = spec.wrap?.(argv);
     let container: Docker.Container;
     const createdAt = Date.now();
     try {
@@ -142,7 +153,7 @@ export class FunctionContainer {
       await removeNow();
       throw new SlimError(`cannot create a container from ${spec.image}: ${(err as Error).message}`);
     }
-    const handle = new FunctionContainer(container, reachPort, argv, createdAt, removeNow);
+    const handle = new FunctionContainer(container, reachPort, argv, createdAt, spec.recording, endpoint, removeNow);
     try {
       await container.start();
     } catch (err) {
@@ -166,11 +177,15 @@ export class FunctionContainer {
     return this.exitInfo;
   }
 
-  /** Waits until the function answers (or logs the readiness text); fails with its logs if it exits or times out. */
-  async waitReady(readiness: Readiness): Promise<number> {
+  /**
+   * Waits until the function is ready as its recording defines it (answers, logs the text, polls the
+   * Runtime API); fails with its logs if it exits or times out.
+   */
+  async waitReady(): Promise<number> {
+    const readiness = this.recording.readiness;
     const deadline = Date.now() + readiness.timeoutMs;
     for (;;) {
-      if (await this.isReady(readiness)) return Date.now() - this.startedAt;
+      if (await this.isReady()) return Date.now() - this.startedAt;
       const exit = await this.exited();
       if (exit) {
         throw new SlimError(
@@ -178,21 +193,37 @@ export class FunctionContainer {
         );
       }
       if (Date.now() > deadline) {
-        const what = readiness.kind === 'http' ? `${readiness.method} ${readiness.path} on port ${this.hostPort} never answered` : `log never showed ${JSON.stringify(readiness.pattern)}`;
+        const what =
+          readiness.kind === 'http'
+            ? `${readiness.method} ${readiness.path} on port ${this.hostPort} never answered`
+            : readiness.kind === 'log'
+              ? `log never showed ${JSON.stringify(readiness.pattern)}`
+              : 'it never polled the Runtime API for an event (is the image\'s runtime a Lambda runtime client?)';
         throw new SlimError(`the function was not ready after ${readiness.timeoutMs} ms: ${what}\n--- last 50 log lines ---\n${await this.logs(50)}`);
       }
       await new Promise((r) => setTimeout(r, 50));
     }
   }
 
-  private async isReady(readiness: Readiness): Promise<boolean> {
+  private async isReady(): Promise<boolean> {
+    const readiness = this.recording.readiness;
     if (readiness.kind === 'log') return (await this.logs(1000)).includes(readiness.pattern);
     try {
-      await sendHttp('127.0.0.1', this.hostPort, { method: readiness.method, path: readiness.path, headers: {}, body: Buffer.alloc(0), timeoutMs: 1000 });
-      return true;
-    } catch {
-      return false;
+      return await this.endpoint.isReady(this);
+    } catch (err) {
+      if (err instanceof SlimError) throw new SlimError(`${err.message}\n--- last 50 log lines ---\n${await this.logs(50)}`, err.exitCode);
+      throw err;
     }
+  }
+
+  /** One recorded step through the platform's endpoint. */
+  send(request: RecordedRequest): Promise<HttpResponse> {
+    return this.endpoint.send(request, this);
+  }
+
+  /** The first successful answer to `request` while the function starts, by `deadline` (epoch ms). */
+  firstAnswer(request: RecordedRequest, deadline: number): Promise<HttpResponse> {
+    return this.endpoint.firstAnswer(request, this, deadline);
   }
 
   /** Stops the function (SIGTERM, then SIGKILL after `graceSeconds`). */

@@ -1,3 +1,5 @@
+import type { Platform } from './types.js';
+
 /** One request and its response, as the recording proxy saw them. */
 export interface Exchange {
   method: string;
@@ -38,12 +40,17 @@ export function bodyField(body: Buffer, contentType: string | undefined): Body {
 /**
  * Turns captured exchanges into a recording file (the JSON format `loadRecording` reads). Requests are
  * replayed exactly as sent, minus hop-by-hop headers; the status seen becomes the expected status, and
- * a GET that answered 2xx becomes the readiness check.
+ * a GET that answered 2xx becomes the readiness check. On Lambda each exchange is one event.
  */
-export function recordingFromExchanges(exchanges: Exchange[], options: { port: number; portEnv: string[] }): Record<string, unknown> {
+export function recordingFromExchanges(exchanges: Exchange[], options: { platform?: Platform; port: number; portEnv: string[] }): Record<string, unknown> {
+  const platform = options.platform ?? 'http';
+  if (platform === 'lambda') {
+    return { version: 1, platform, steps: exchanges.map((e) => ({ invoke: bodyField(e.body, e.headers['content-type']) })) };
+  }
   const readinessPath = exchanges.find((e) => e.method === 'GET' && e.status >= 200 && e.status < 300)?.path ?? '/';
   return {
     version: 1,
+    ...(platform === 'http' ? {} : { platform }),
     port: options.port,
     portEnv: options.portEnv,
     readiness: { http: readinessPath, timeoutMs: 60000 },

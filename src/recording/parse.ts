@@ -3,7 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import { inputError } from '../errors.js';
 import { JsonChecker } from '../json-checker.js';
-import type { CompareRules, Readiness, RecordedRequest, Recording } from './types.js';
+import { LAMBDA_REQUEST_ID_HEADER, type LambdaSettings } from '../platform/lambda-runtime-api.js';
+import { PLATFORMS, type CompareRules, type Platform, type Readiness, type RecordedRequest, type Recording } from './types.js';
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -25,6 +26,41 @@ const FC_DEFAULTS = {
   accountId: '1234567890',
   qualifier: 'LATEST',
 };
+
+/** Lambda's defaults for the function's identity (environment, ARN, deadline). */
+export const LAMBDA_DEFAULTS: LambdaSettings = {
+  functionName: 'function',
+  memoryMB: 512,
+  timeoutS: 30,
+  region: 'us-east-1',
+  accountId: '123456789012',
+};
+
+/** The invoke endpoint of AWS's Runtime Interface Emulator; a Lambda step's name for where it goes. */
+export const LAMBDA_INVOKE_PATH = '/2015-03-31/functions/function/invocations';
+
+type StepKind = 'initialize' | 'invoke' | 'request';
+
+/** What each platform expects of a recording when the file does not say. */
+interface PlatformContract {
+  port: number;
+  portEnv: string[];
+  steps: StepKind[];
+  /** headers verify compares besides the recording's own */
+  compareHeaders: string[];
+}
+
+const CONTRACTS: Record<Platform, PlatformContract> = {
+  http: { port: 9000, portEnv: ['PORT', 'FC_SERVER_PORT'], steps: ['initialize', 'invoke', 'request'], compareHeaders: [] },
+  fc: { port: 9000, portEnv: ['FC_SERVER_PORT'], steps: ['initialize', 'invoke', 'request'], compareHeaders: ['x-fc-status'] },
+  cloudrun: { port: 8080, portEnv: ['PORT'], steps: ['request'], compareHeaders: [] },
+  lambda: { port: 9000, portEnv: [], steps: ['invoke'], compareHeaders: ['x-amz-function-error'] },
+};
+
+/** The port and port variables a platform gives its function when the recording does not say. */
+export function platformPorts(platform: Platform): { port: number; portEnv: string[] } {
+  return { port: CONTRACTS[platform].port, portEnv: CONTRACTS[platform].portEnv };
+}
 
 type Json = unknown;
 type Obj = Record<string, Json>;
@@ -124,23 +160,30 @@ function fcHeaders(fc: FcSettings, kind: 'initialize' | 'invoke', requestId: str
   return headers;
 }
 
-async function parseStep(
-  c: Checker,
-  value: Json,
-  index: number,
-  dir: string,
-  fc: FcSettings,
-  compare: CompareRules,
-  counters: Record<string, number>,
-): Promise<RecordedRequest> {
+interface StepContext {
+  dir: string;
+  platform: Platform;
+  fc: FcSettings;
+  lambda?: LambdaSettings;
+  compare: CompareRules;
+  counters: Record<string, number>;
+}
+
+async function parseStep(c: Checker, value: Json, index: number, ctx: StepContext): Promise<RecordedRequest> {
+  const { dir, fc, compare, counters } = ctx;
   const field = `steps[${index}]`;
   const step = c.object(value, field);
   const kinds = ['initialize', 'invoke', 'request'].filter((k) => step[k] !== undefined);
   if (kinds.length !== 1) c.fail(field, 'must have exactly one of "initialize", "invoke" or "request"');
   c.only(step, field, kinds);
-  const kind = kinds[0] as 'initialize' | 'invoke' | 'request';
+  const kind = kinds[0] as StepKind;
+  const allowed = CONTRACTS[ctx.platform].steps;
+  if (!allowed.includes(kind)) {
+    c.fail(`${field}.${kind}`, `is not a step of platform ${ctx.platform}, which takes ${allowed.map((k) => `"${k}"`).join(' or ')} steps`);
+  }
   const specField = `${field}.${kind}`;
   const spec = c.object(step[kind], specField);
+  if (ctx.lambda) return parseLambdaInvoke(c, spec, specField, ctx.lambda, index, ctx);
   c.only(spec, specField, REQUEST_FIELDS);
 
   const fcStep = kind !== 'request';
@@ -174,6 +217,55 @@ async function parseStep(
   };
 }
 
+const LAMBDA_STEP_FIELDS = ['text', 'base64', 'file', 'json', 'timeoutMs', 'compare'];
+
+/** An `invoke` on Lambda: an event for the Runtime API, named and compared like an HTTP step. */
+async function parseLambdaInvoke(c: Checker, spec: Obj, field: string, lambda: LambdaSettings, index: number, ctx: StepContext): Promise<RecordedRequest> {
+  c.only(spec, field, LAMBDA_STEP_FIELDS);
+  const { body } = await parseBody(c, spec, field, ctx.dir);
+  ctx.counters.invoke = (ctx.counters.invoke ?? 0) + 1;
+  return {
+    name: `invoke #${ctx.counters.invoke}`,
+    method: 'POST',
+    path: LAMBDA_INVOKE_PATH,
+    headers: { 'content-type': 'application/json', [LAMBDA_REQUEST_ID_HEADER]: stableRequestId(`${index}:lambda:${body.toString('base64')}`) },
+    body,
+    timeoutMs: c.optionalInt(spec.timeoutMs, `${field}.timeoutMs`, 1, 900_000) ?? lambda.timeoutS * 1000,
+    compare: parseCompare(c, spec.compare, `${field}.compare`, ctx.compare),
+  };
+}
+
+function parseLambda(c: Checker, value: Json): LambdaSettings {
+  if (value === undefined) return LAMBDA_DEFAULTS;
+  const obj = c.object(value, 'lambda');
+  c.only(obj, 'lambda', [...Object.keys(LAMBDA_DEFAULTS), 'handler']);
+  return {
+    functionName: c.optionalString(obj.functionName, 'lambda.functionName') ?? LAMBDA_DEFAULTS.functionName,
+    memoryMB: c.optionalInt(obj.memoryMB, 'lambda.memoryMB', 128, 10240) ?? LAMBDA_DEFAULTS.memoryMB,
+    timeoutS: c.optionalInt(obj.timeoutS, 'lambda.timeoutS', 1, 900) ?? LAMBDA_DEFAULTS.timeoutS,
+    region: c.optionalString(obj.region, 'lambda.region') ?? LAMBDA_DEFAULTS.region,
+    accountId: c.optionalString(obj.accountId, 'lambda.accountId') ?? LAMBDA_DEFAULTS.accountId,
+    handler: c.optionalString(obj.handler, 'lambda.handler'),
+  };
+}
+
+function parsePlatform(c: Checker, value: Json): Platform {
+  if (value === undefined) return 'http';
+  const name = c.string(value, 'platform');
+  if (!(PLATFORMS as readonly string[]).includes(name)) c.fail('platform', `must be one of ${PLATFORMS.map((p) => `"${p}"`).join(', ')}`);
+  return name as Platform;
+}
+
+/** Lambda's readiness is the first poll of the Runtime API; a recording may only change how long to wait. */
+function parseLambdaReadiness(c: Checker, value: Json): Readiness {
+  if (value === undefined) return { kind: 'runtime-api', timeoutMs: DEFAULT_READY_TIMEOUT_MS };
+  const obj = c.object(value, 'readiness');
+  for (const key of Object.keys(obj)) {
+    if (key !== 'timeoutMs') c.fail(`readiness.${key}`, 'does not apply to platform lambda: the function is ready when it first polls the Runtime API; give only "timeoutMs"');
+  }
+  return { kind: 'runtime-api', timeoutMs: c.optionalInt(obj.timeoutMs, 'readiness.timeoutMs', 1, 3_600_000) ?? DEFAULT_READY_TIMEOUT_MS };
+}
+
 function parseReadiness(c: Checker, value: Json): Readiness {
   if (value === undefined) return { kind: 'http', method: 'GET', path: '/', timeoutMs: DEFAULT_READY_TIMEOUT_MS };
   const obj = c.object(value, 'readiness');
@@ -196,27 +288,42 @@ function parseReadiness(c: Checker, value: Json): Readiness {
 export async function parseRecording(value: Json, file: string): Promise<Recording> {
   const c = new Checker(file);
   const root = c.object(value, '(top level)');
-  c.only(root, '', ['version', 'port', 'portEnv', 'readiness', 'env', 'entrypoint', 'command', 'compare', 'fc', 'steps']);
+  c.only(root, '', ['version', 'platform', 'port', 'portEnv', 'readiness', 'env', 'entrypoint', 'command', 'compare', 'fc', 'lambda', 'steps']);
   if (root.version !== undefined && root.version !== 1) c.fail('version', 'must be 1');
+  const platform = parsePlatform(c, root.platform);
+  const contract = CONTRACTS[platform];
+  if (platform === 'lambda') {
+    for (const key of ['port', 'portEnv', 'fc'] as const) {
+      if (root[key] !== undefined) c.fail(key, 'does not apply to platform lambda: the function polls slim\'s Runtime API instead of listening');
+    }
+  } else if (root.lambda !== undefined) {
+    c.fail('lambda', `applies to platform lambda only (this recording is platform ${platform})`);
+  }
+  const lambda = platform === 'lambda' ? parseLambda(c, root.lambda) : undefined;
   const fc = parseFc(c, root.fc);
-  const compare = parseCompare(c, root.compare, 'compare', DEFAULT_COMPARE);
+  const compare = parseCompare(c, root.compare, 'compare', {
+    ...DEFAULT_COMPARE,
+    headers: [...DEFAULT_COMPARE.headers, ...contract.compareHeaders],
+  });
   if (!Array.isArray(root.steps)) c.fail('steps', 'must be an array of requests');
   const steps = root.steps as Json[];
   if (steps.length === 0) c.fail('steps', 'must hold at least one request');
   const counters: Record<string, number> = {};
   const requests: RecordedRequest[] = [];
   for (const [i, step] of steps.entries()) {
-    requests.push(await parseStep(c, step, i, dirname(file), fc, compare, counters));
+    requests.push(await parseStep(c, step, i, { dir: dirname(file), platform, fc, lambda, compare, counters }));
   }
-  const portEnv = c.optionalStrings(root.portEnv, 'portEnv') ?? ['PORT', 'FC_SERVER_PORT'];
+  const portEnv = c.optionalStrings(root.portEnv, 'portEnv') ?? contract.portEnv;
   for (const [i, name] of portEnv.entries()) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) c.fail(`portEnv[${i}]`, 'must be an environment variable name');
   }
   return {
     version: 1,
-    port: c.optionalInt(root.port, 'port', 1, 65535) ?? 9000,
+    platform,
+    ...(lambda ? { lambda } : {}),
+    port: c.optionalInt(root.port, 'port', 1, 65535) ?? contract.port,
     portEnv,
-    readiness: parseReadiness(c, root.readiness),
+    readiness: lambda ? parseLambdaReadiness(c, root.readiness) : parseReadiness(c, root.readiness),
     env: root.env === undefined ? {} : c.stringMap(root.env, 'env'),
     entrypoint: c.optionalStrings(root.entrypoint, 'entrypoint'),
     command: c.optionalStrings(root.command, 'command'),

@@ -1,14 +1,6 @@
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import type { Exchange } from './capture.js';
-
-function readAll(stream: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    stream.on('data', (c: Buffer) => chunks.push(c));
-    stream.on('end', () => resolve(Buffer.concat(chunks)));
-    stream.on('error', reject);
-  });
-}
+import { closeServer, listenLocal, readBody } from './local-server.js';
 
 function flatHeaders(headers: IncomingMessage['headers']): Record<string, string> {
   const out: Record<string, string> = {};
@@ -26,7 +18,7 @@ export class RecordingProxy {
   listen(port: number): Promise<number> {
     const server = createServer((req, res) => {
       void (async () => {
-        const body = await readAll(req);
+        const body = await readBody(req);
         const headers = flatHeaders(req.headers);
         // the body is forwarded whole, so framing headers of the client's connection do not apply
         const { 'transfer-encoding': _te, connection: _c, 'keep-alive': _k, ...forwarded } = req.headers;
@@ -38,9 +30,11 @@ export class RecordingProxy {
             path: req.url,
             headers: { ...forwarded, host: `127.0.0.1:${this.targetPort}`, 'content-length': String(body.length) },
             agent: false,
+            // functions that end header lines with a bare LF are recorded, as curl would talk to them
+            insecureHTTPParser: true,
           },
           (upstream) => {
-            void readAll(upstream).then((responseBody) => {
+            void readBody(upstream).then((responseBody) => {
               const responseHeaders = flatHeaders(upstream.headers);
               this.exchanges.push({
                 method: req.method ?? 'GET',
@@ -65,20 +59,10 @@ export class RecordingProxy {
       })();
     });
     this.server = server;
-    return new Promise((resolve, reject) => {
-      server.on('error', reject);
-      server.listen(port, '127.0.0.1', () => {
-        const address = server.address();
-        resolve(typeof address === 'object' && address ? address.port : port);
-      });
-    });
+    return listenLocal(server, port);
   }
 
   close(): Promise<void> {
-    return new Promise((resolve) => {
-      if (!this.server) return resolve();
-      this.server.closeAllConnections?.();
-      this.server.close(() => resolve());
-    });
+    return closeServer(this.server);
   }
 }

@@ -1,5 +1,5 @@
 import { SlimError } from '../errors.js';
-import { HttpTimeoutError, sendHttp, type HttpResponse } from './http-client.js';
+import { HttpTimeoutError, type HttpResponse } from './http-client.js';
 import type { RecordedRequest, Recording } from './types.js';
 
 export interface ReplayedRequest {
@@ -11,19 +11,22 @@ export interface ReplayedRequest {
 
 export class ReplayError extends SlimError {}
 
+/** Delivers one recorded step to the function: over HTTP, or through Lambda's Runtime API. */
+export type StepSender = (request: RecordedRequest) => Promise<HttpResponse>;
+
 /**
- * Sends the recording's requests in order to 127.0.0.1:port. A request that gets no answer within its
+ * Sends the recording's requests in order through `send`. A request that gets no answer within its
  * timeout, or (unless `checkStatus` is false) answers with another status than the recording
  * expects, stops the replay with an error that names it.
  */
-export async function replay(recording: Recording, port: number, options: { checkStatus?: boolean } = {}): Promise<ReplayedRequest[]> {
+export async function replay(recording: Recording, send: StepSender, options: { checkStatus?: boolean } = {}): Promise<ReplayedRequest[]> {
   const checkStatus = options.checkStatus ?? true;
   const results: ReplayedRequest[] = [];
   for (const request of recording.requests) {
     const sentAt = Date.now();
     let response: HttpResponse;
     try {
-      response = await sendHttp('127.0.0.1', port, request);
+      response = await send(request);
     } catch (err) {
       if (err instanceof HttpTimeoutError) {
         throw new ReplayError(`request "${request.name}" (${request.method} ${request.path}) got no answer within ${request.timeoutMs} ms`);

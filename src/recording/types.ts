@@ -1,3 +1,5 @@
+import type { LambdaSettings } from '../platform/lambda-runtime-api.js';
+
 /** What verify compares for one request, and what it leaves out. */
 export interface CompareRules {
   /** response headers compared between original and slim (lower case); others are ignored */
@@ -25,11 +27,20 @@ export interface RecordedRequest {
 
 export type Readiness =
   | { kind: 'http'; method: string; path: string; timeoutMs: number }
-  | { kind: 'log'; pattern: string; timeoutMs: number };
+  | { kind: 'log'; pattern: string; timeoutMs: number }
+  /** Lambda: ready at the function's first poll for an event */
+  | { kind: 'runtime-api'; timeoutMs: number };
+
+/** Whose contract the function follows: how slim starts it, reaches it and compares its answers. */
+export const PLATFORMS = ['http', 'fc', 'cloudrun', 'lambda'] as const;
+export type Platform = (typeof PLATFORMS)[number];
 
 /** A recorded run: how to start the function and the requests to replay against it, in order. */
 export interface Recording {
   version: 1;
+  platform: Platform;
+  /** the function's identity on Lambda (platform lambda only) */
+  lambda?: LambdaSettings;
   /** the port the function listens on inside the container */
   port: number;
   /** environment variables set to the port (Function Compute passes FC_SERVER_PORT; many apps read PORT) */

@@ -38,11 +38,11 @@ export async function traceFunction(image: string, recording: Recording, options
       wrap: (argv) => ({ entrypoint: sensorCommand(sensor, argv, options), binds: sensorBinds(sensor, out.path), capAdd: ['SYS_PTRACE'] }),
     });
     const containerStartedAt = container.startedAt;
-    await container.waitReady(recording.readiness);
+    await container.waitReady();
     const readyAt = Date.now();
     let replayed: ReplayedRequest[];
     try {
-      replayed = await replay(recording, container.hostPort);
+      replayed = await replay(recording, (r) => container!.send(r));
     } catch (err) {
       if (err instanceof SlimError) {
         throw new SlimError(`${err.message}\n--- last 50 log lines ---\n${await container.logs(50)}`, err.exitCode);

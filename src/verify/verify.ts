@@ -20,9 +20,9 @@ export interface VerifyOptions {
 async function runAgainst(image: string, recording: Recording, purpose: string, checkStatus: boolean, seccompProfile?: string): Promise<ReplayedRequest[]> {
   const container = await FunctionContainer.start({ image, recording, purpose, seccompProfile });
   try {
-    await container.waitReady(recording.readiness);
+    await container.waitReady();
     try {
-      return await replay(recording, container.hostPort, { checkStatus });
+      return await replay(recording, (r) => container.send(r), { checkStatus });
     } catch (err) {
       if (err instanceof SlimError) throw new SlimError(`${err.message}\n--- last 50 log lines of ${image} ---\n${await container.logs(50)}`, err.exitCode);
       throw err;

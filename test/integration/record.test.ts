@@ -74,8 +74,8 @@ describe('slim record', () => {
 
     const container = await FunctionContainer.start({ image: NODE_EXPRESS, recording, purpose: 'test-replay' });
     try {
-      await container.waitReady(recording.readiness);
-      const replayed = await replay(recording, container.hostPort);
+      await container.waitReady();
+      const replayed = await replay(recording, (r) => container.send(r));
       assert.deepEqual(
         replayed.map((r) => ({ status: r.response.status, body: r.response.body.toString() })),
         seen,

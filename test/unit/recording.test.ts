@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { SlimError } from '../../src/errors.js';
 import { bodyField, recordingFromExchanges, type Exchange } from '../../src/recording/capture.js';
-import { HttpTimeoutError, sendHttp } from '../../src/recording/http-client.js';
+import { HttpTimeoutError, httpTo, sendHttp } from '../../src/recording/http-client.js';
 import { loadRecording, parseRecording, stableRequestId } from '../../src/recording/parse.js';
 import { RecordingProxy } from '../../src/recording/proxy.js';
 import { replay, ReplayError } from '../../src/recording/replay.js';
@@ -237,6 +238,54 @@ describe('parseRecording', () => {
     test('compare.body neither bytes nor json', () => rejectsNaming({ compare: { body: 'xml' }, steps: [ok] }, 'compare.body', /"bytes" or "json"/));
     test('version other than 1', () => rejectsNaming({ version: 2, steps: [ok] }, 'version', /must be 1/));
     test('a top level that is not an object', () => rejectsNaming([ok], '(top level)', /must be an object/));
+    test('an unknown platform', () => rejectsNaming({ platform: 'azure', steps: [ok] }, 'platform', /must be one of "http", "fc", "cloudrun", "lambda"/));
+    test('a request step on lambda', () => rejectsNaming({ platform: 'lambda', steps: [ok] }, 'steps[0].request', /not a step of platform lambda, which takes "invoke" steps/));
+    test('an initialize step on lambda', () => rejectsNaming({ platform: 'lambda', steps: [{ initialize: {} }] }, 'steps[0].initialize', /not a step of platform lambda/));
+    test('an invoke step on cloudrun', () => rejectsNaming({ platform: 'cloudrun', steps: [{ invoke: {} }] }, 'steps[0].invoke', /not a step of platform cloudrun, which takes "request" steps/));
+    test('an HTTP field in a lambda step', () =>
+      rejectsNaming({ platform: 'lambda', steps: [{ invoke: { json: {}, path: '/x' } }] }, 'steps[0].invoke.path', /not a known field/));
+    test('an HTTP readiness on lambda', () =>
+      rejectsNaming({ platform: 'lambda', readiness: { http: '/health' }, steps: [{ invoke: {} }] }, 'readiness.http', /ready when it first polls the Runtime API/));
+    test('a port on lambda', () => rejectsNaming({ platform: 'lambda', port: 8080, steps: [{ invoke: {} }] }, 'port', /does not apply to platform lambda/));
+    test('lambda settings on another platform', () => rejectsNaming({ platform: 'fc', lambda: {}, steps: [ok] }, 'lambda', /applies to platform lambda only/));
+    test('a lambda timeout beyond 900 s', () =>
+      rejectsNaming({ platform: 'lambda', lambda: { timeoutS: 901 }, steps: [{ invoke: {} }] }, 'lambda.timeoutS', /1 to 900/));
+  });
+
+  describe('platforms set their contract\'s defaults', () => {
+    test('http, the default, keeps the earlier behaviour', async () => {
+      const r = await parseRecording({ steps: [ok, { invoke: {} }] }, recordingFile);
+      assert.deepEqual([r.platform, r.port, r.portEnv, r.requests[0]!.compare.headers], ['http', 9000, ['PORT', 'FC_SERVER_PORT'], ['content-type']]);
+    });
+    test('fc: port 9000 through FC_SERVER_PORT, and verify compares x-fc-status', async () => {
+      const r = await parseRecording({ platform: 'fc', steps: [{ initialize: {} }, { invoke: { text: 'event' } }] }, recordingFile);
+      assert.deepEqual([r.port, r.portEnv], [9000, ['FC_SERVER_PORT']]);
+      assert.deepEqual(r.requests[1]!.compare.headers, ['content-type', 'x-fc-status']);
+      assert.equal(r.requests[1]!.headers['content-type'], 'application/octet-stream');
+      assert.equal(r.requests[1]!.headers['x-fc-function-name'], 'function');
+    });
+    test('cloudrun: PORT, 8080', async () => {
+      const r = await parseRecording({ platform: 'cloudrun', steps: [ok] }, recordingFile);
+      assert.deepEqual([r.port, r.portEnv], [8080, ['PORT']]);
+    });
+    test('lambda: events, the Runtime API poll as readiness, the deadline as timeout, a stable request id per step', async () => {
+      const value = { platform: 'lambda', lambda: { functionName: 'orders', timeoutS: 5 }, steps: [{ invoke: { json: { a: 1 } } }, { invoke: { text: 'x', timeoutMs: 100 } }] };
+      const r = await parseRecording(value, recordingFile);
+      assert.deepEqual(r.readiness, { kind: 'runtime-api', timeoutMs: 60000 });
+      assert.deepEqual(r.portEnv, []);
+      assert.equal(r.lambda?.functionName, 'orders');
+      assert.deepEqual(
+        r.requests.map((q) => [q.name, q.body.toString(), q.timeoutMs, q.compare.headers]),
+        [
+          ['invoke #1', '{"a":1}', 5000, ['content-type', 'x-amz-function-error']],
+          ['invoke #2', 'x', 100, ['content-type', 'x-amz-function-error']],
+        ],
+      );
+      const again = await parseRecording(value, recordingFile);
+      assert.equal(r.requests[0]!.headers['lambda-runtime-aws-request-id'], again.requests[0]!.headers['lambda-runtime-aws-request-id']);
+      assert.match(r.requests[0]!.headers['lambda-runtime-aws-request-id']!, UUID);
+      assert.notEqual(r.requests[0]!.headers['lambda-runtime-aws-request-id'], r.requests[1]!.headers['lambda-runtime-aws-request-id']);
+    });
   });
 });
 
@@ -397,6 +446,19 @@ async function freePort(): Promise<number> {
   return typeof address === 'object' && address ? address.port : 0;
 }
 
+/** A raw TCP server answering every request with `response` as bytes, the way busybox httpd passes a CGI's LF-only headers on. */
+async function startRawServer(response: string): Promise<{ port: number; close(): Promise<void> }> {
+  const server = createNetServer((socket) => {
+    socket.once('data', () => socket.end(response));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (!address || typeof address !== 'object') throw new Error('no port');
+  return { port: address.port, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+const BARE_LF_RESPONSE = 'HTTP/1.0 200 OK\nContent-Type: text/plain\nX-Script: cgi\n\nhello from cgi\n';
+
 describe('sendHttp', () => {
   let fn: Awaited<ReturnType<typeof startFunction>>;
   before(async () => {
@@ -421,6 +483,19 @@ describe('sendHttp', () => {
     assert.equal(seen.url, '/echo?q=1');
     assert.equal(seen.headers['x-one'], '1');
     assert.equal(seen.headers['content-length'], '7');
+  });
+
+  test('accepts a response whose lines end in a bare LF, and returns exactly what the server sent', async () => {
+    const raw = await startRawServer(BARE_LF_RESPONSE);
+    try {
+      const response = await sendHttp('127.0.0.1', raw.port, { method: 'GET', path: '/cgi-bin/hello', headers: {}, body: Buffer.alloc(0), timeoutMs: 5000 });
+      assert.equal(response.status, 200);
+      assert.equal(response.headers['content-type'], 'text/plain');
+      assert.equal(response.headers['x-script'], 'cgi');
+      assert.equal(response.body.toString(), 'hello from cgi\n');
+    } finally {
+      await raw.close();
+    }
   });
 
   test('a request that gets no answer rejects with HttpTimeoutError, also when the body never ends', async () => {
@@ -454,7 +529,7 @@ describe('replay', () => {
       recordingFile,
     );
     fn.seen.length = 0;
-    const results = await replay(recording, fn.port);
+    const results = await replay(recording, httpTo(fn.port));
     assert.deepEqual(
       results.map((r) => [r.request.name, r.response.status]),
       [
@@ -483,7 +558,7 @@ describe('replay', () => {
       recordingFile,
     );
     fn.seen.length = 0;
-    await assert.rejects(replay(recording, fn.port), (err: unknown) => {
+    await assert.rejects(replay(recording, httpTo(fn.port)), (err: unknown) => {
       assert.ok(err instanceof ReplayError);
       assert.ok(err instanceof SlimError);
       assert.match(err.message, /request "GET \/status\/500" \(GET \/status\/500\) answered 500, the recording expects 200: status 500 body/);
@@ -498,7 +573,7 @@ describe('replay', () => {
 
   test('a request that hangs fails with "got no answer within" its timeout', async () => {
     const recording = await parseRecording({ steps: [{ invoke: { path: '/hang', timeoutMs: 200 } }] }, recordingFile);
-    await assert.rejects(replay(recording, fn.port), (err: unknown) => {
+    await assert.rejects(replay(recording, httpTo(fn.port)), (err: unknown) => {
       assert.ok(err instanceof ReplayError);
       assert.match(err.message, /request "invoke #1" \(POST \/hang\) got no answer within 200 ms/);
       return true;
@@ -508,7 +583,7 @@ describe('replay', () => {
   test('a refused connection fails naming the request', async () => {
     const port = await freePort();
     const recording: Recording = await parseRecording({ steps: [{ request: { method: 'GET', path: '/' } }] }, recordingFile);
-    await assert.rejects(replay(recording, port), (err: unknown) => {
+    await assert.rejects(replay(recording, httpTo(port)), (err: unknown) => {
       assert.ok(err instanceof ReplayError);
       assert.match(err.message, /request "GET \/" \(GET \/\) failed: .*ECONNREFUSED/);
       return true;
@@ -517,6 +592,24 @@ describe('replay', () => {
 });
 
 describe('RecordingProxy', () => {
+  test('records and forwards a function whose response lines end in a bare LF', async () => {
+    const raw = await startRawServer(BARE_LF_RESPONSE);
+    const proxy = new RecordingProxy(raw.port);
+    try {
+      const port = await proxy.listen(0);
+      const response = await sendHttp('127.0.0.1', port, { method: 'GET', path: '/cgi-bin/hello', headers: {}, body: Buffer.alloc(0), timeoutMs: 5000 });
+      assert.equal(response.status, 200);
+      assert.equal(response.body.toString(), 'hello from cgi\n');
+      assert.deepEqual(
+        proxy.exchanges.map((e) => [e.path, e.status, e.responseHeaders['x-script'], e.responseBody.toString()]),
+        [['/cgi-bin/hello', 200, 'cgi', 'hello from cgi\n']],
+      );
+    } finally {
+      await proxy.close();
+      await raw.close();
+    }
+  });
+
   let fn: Awaited<ReturnType<typeof startFunction>>;
   before(async () => {
     fn = await startFunction();
@@ -581,7 +674,7 @@ describe('RecordingProxy', () => {
       assert.equal(recording.requests[2]!.headers['content-type'], 'application/octet-stream');
 
       // and replaying it against the function meets every expectation
-      const replayed = await replay(recording, fn.port);
+      const replayed = await replay(recording, httpTo(fn.port));
       assert.deepEqual(
         replayed.map((r) => r.response.status),
         [200, 201, 200, 404],
