@@ -64,32 +64,36 @@ async function syscallsToFirstAnswer(image, rootDir, readyPath) {
 const sum = (counts, key) => Object.values(counts).reduce((n, c) => n + c[key], 0);
 const rows = [];
 const diffs = [];
-for (const fixture of fixtures) {
-  const original = `slim-fixture/${fixture}:v1`;
-  const recording = path.join(repo, 'fixtures', fixture, 'recording.json');
-  const slimTag = `slim-bench/${fixture}:warm-start`;
-  await $`node ${cli} build ${original} --record ${recording} --tag ${slimTag} --json`;
-  const report = JSON.parse((await $`node ${cli} bench ${original} ${slimTag} --record ${recording} --rounds 1 --warm-rounds ${flags['warm-rounds']} --json`).stdout);
-  const [o, s] = [report.images.original.firstRequestWarm, report.images.slim.firstRequestWarm];
-  const readyPath = JSON.parse(await fs.readFile(recording, 'utf8')).readiness?.http ?? '/';
-  const counts = [];
-  for (const [image, name] of [[original, 'original'], [slimTag, 'slim']]) {
-    const dir = path.join(work, `${fixture}-${name}`);
-    await exportRoot(image, dir);
-    counts.push(await syscallsToFirstAnswer(image, dir, readyPath));
-    await fs.remove(dir);
+try {
+  for (const fixture of fixtures) {
+    const original = `slim-fixture/${fixture}:v1`;
+    const recording = path.join(repo, 'fixtures', fixture, 'recording.json');
+    const slimTag = `slim-bench/${fixture}:warm-start`;
+    await $`node ${cli} build ${original} --record ${recording} --tag ${slimTag} --json`;
+    const report = JSON.parse((await $`node ${cli} bench ${original} ${slimTag} --record ${recording} --rounds 1 --warm-rounds ${flags['warm-rounds']} --json`).stdout);
+    const [o, s] = [report.images.original.firstRequestWarm, report.images.slim.firstRequestWarm];
+    const readyPath = JSON.parse(await fs.readFile(recording, 'utf8')).readiness?.http ?? '/';
+    const counts = [];
+    for (const [image, name] of [[original, 'original'], [slimTag, 'slim']]) {
+      const dir = path.join(work, `${fixture}-${name}`);
+      await exportRoot(image, dir);
+      counts.push(await syscallsToFirstAnswer(image, dir, readyPath));
+      await fs.remove(dir);
+    }
+    const [co, cs] = counts;
+    const differing = [...new Set([...Object.keys(co), ...Object.keys(cs)])]
+      .filter((k) => (co[k]?.calls ?? 0) !== (cs[k]?.calls ?? 0) || (co[k]?.errors ?? 0) !== (cs[k]?.errors ?? 0))
+      .map((k) => `${k} ${co[k]?.calls ?? 0}/${co[k]?.errors ?? 0} → ${cs[k]?.calls ?? 0}/${cs[k]?.errors ?? 0}`);
+    diffs.push(`- ${fixture}: ${differing.length ? differing.join('; ') : 'none'}`);
+    rows.push(
+      `| ${fixture} | ${Math.round(o.median)} ms (${Math.round(o.min)}–${Math.round(o.max)}) | ${Math.round(s.median)} ms (${Math.round(s.min)}–${Math.round(s.max)}) | ${(s.median / o.median).toFixed(3)}× | ${sum(co, 'calls')} / ${sum(co, 'errors')} | ${sum(cs, 'calls')} / ${sum(cs, 'errors')} |`,
+    );
+    await $`docker rmi ${slimTag}`.nothrow();
   }
-  const [co, cs] = counts;
-  const differing = [...new Set([...Object.keys(co), ...Object.keys(cs)])]
-    .filter((k) => (co[k]?.calls ?? 0) !== (cs[k]?.calls ?? 0) || (co[k]?.errors ?? 0) !== (cs[k]?.errors ?? 0))
-    .map((k) => `${k} ${co[k]?.calls ?? 0}/${co[k]?.errors ?? 0} → ${cs[k]?.calls ?? 0}/${cs[k]?.errors ?? 0}`);
-  diffs.push(`- ${fixture}: ${differing.length ? differing.join('; ') : 'none'}`);
-  rows.push(
-    `| ${fixture} | ${Math.round(o.median)} ms (${Math.round(o.min)}–${Math.round(o.max)}) | ${Math.round(s.median)} ms (${Math.round(s.min)}–${Math.round(s.max)}) | ${(s.median / o.median).toFixed(3)}× | ${sum(co, 'calls')} / ${sum(co, 'errors')} | ${sum(cs, 'calls')} / ${sum(cs, 'errors')} |`,
-  );
-  await $`docker rmi ${slimTag}`.nothrow();
+} finally {
+  // a failed run leaves neither exported roots nor traces behind
+  await fs.remove(work);
 }
-await fs.remove(work);
 
 const cpu = (await fs.readFile('/proc/cpuinfo', 'utf8')).match(/model name\s*:\s*(.*)/)?.[1] ?? 'unknown CPU';
 await writeSection(path.join(repo, 'benchmarks/RESULTS.md'), 'warm-start', [
