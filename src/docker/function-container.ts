@@ -108,12 +108,6 @@ export class FunctionContainer implements RunningFunction {
     if (argv.length === 0) {
       throw inputError(`image ${spec.image} has no ENTRYPOINT or CMD`, 'give "command" in the recording');
     }
-    const bridge = await engineHasBridge(engine);
-    const hostPort = await freePort();
-    // With host networking the function listens on a free port of ours, passed in through portEnv; an app
-    // that reads no port variable keeps its own port. With a bridge, its port is published to ours.
-    const reachPort = !bridge && spec.recording.portEnv.length === 0 ? spec.recording.port : hostPort;
-    const listenPort = bridge ? spec.recording.port : reachPort;
     await sweepOrphanContainers(engine);
     // registered before the container exists, by name, so Ctrl-C during the create still removes it
     const name = `slim-${spec.purpose}-${process.pid}-${++containerCounter}`;
@@ -122,36 +116,49 @@ export class FunctionContainer implements RunningFunction {
       await engine.getContainer(name).remove({ force: true }).catch(() => undefined);
       await endpoint?.close();
     });
-    endpoint = await openEndpoint(spec.recording);
-    const env = [
-      ...Object.entries(spec.recording.env).map(([k, v]) => `${k}=${v}`),
-      ...spec.recording.portEnv.map((n) => `${n}=${listenPort}`),
-      ...Object.entries(endpoint.environment(spec.recording.command ?? asArray(info.Config.Cmd) ?? [])).map(([k, v]) => `${k}=${v}`),
-    ];
-    const wrapped = spec.wrap?.(argv);
     let container: Docker.Container;
-    const createdAt = Date.now();
+    let reachPort: number;
+    let createdAt: number;
     try {
-      container = await engine.createContainer({
-        name,
-        Image: spec.image,
-        Env: env,
-        Entrypoint: wrapped ? wrapped.entrypoint : argv.slice(0, 1),
-        Cmd: wrapped ? [] : argv.slice(1),
-        Labels: { [TEMPORARY_LABEL]: 'true', 'slim.purpose': spec.purpose, [OWNER_PID_LABEL]: String(process.pid), [OWNER_HOST_LABEL]: hostname() },
-        ExposedPorts: bridge ? { [`${spec.recording.port}/tcp`]: {} } : undefined,
-        HostConfig: {
-          NetworkMode: bridge ? 'bridge' : 'host',
-          PortBindings: bridge ? { [`${spec.recording.port}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: String(hostPort) }] } : undefined,
-          Binds: wrapped?.binds,
-          CapAdd: wrapped?.capAdd,
-          SecurityOpt: spec.seccompProfile === undefined ? undefined : [`seccomp=${spec.seccompProfile}`],
-          AutoRemove: false,
-        },
-      });
+      endpoint = await openEndpoint(spec.recording);
+      // a Lambda function calls slim's Runtime API on 127.0.0.1, which it reaches only on the host's network
+      const bridge = !endpoint.needsHostNetwork && (await engineHasBridge(engine));
+      const hostPort = await freePort();
+      // With host networking the function listens on a free port of ours, passed in through portEnv; an app
+      // that reads no port variable keeps its own port. With a bridge, its port is published to ours.
+      reachPort = !bridge && spec.recording.portEnv.length === 0 ? spec.recording.port : hostPort;
+      const listenPort = bridge ? spec.recording.port : reachPort;
+      const env = [
+        ...Object.entries(spec.recording.env).map(([k, v]) => `${k}=${v}`),
+        ...spec.recording.portEnv.map((n) => `${n}=${listenPort}`),
+        ...Object.entries(endpoint.environment(spec.recording.command ?? asArray(info.Config.Cmd) ?? [])).map(([k, v]) => `${k}=${v}`),
+      ];
+      const wrapped = spec.wrap?.(argv);
+      createdAt = Date.now();
+      container = await engine
+        .createContainer({
+          name,
+          Image: spec.image,
+          Env: env,
+          Entrypoint: wrapped ? wrapped.entrypoint : argv.slice(0, 1),
+          Cmd: wrapped ? [] : argv.slice(1),
+          Labels: { [TEMPORARY_LABEL]: 'true', 'slim.purpose': spec.purpose, [OWNER_PID_LABEL]: String(process.pid), [OWNER_HOST_LABEL]: hostname() },
+          ExposedPorts: bridge ? { [`${spec.recording.port}/tcp`]: {} } : undefined,
+          HostConfig: {
+            NetworkMode: bridge ? 'bridge' : 'host',
+            PortBindings: bridge ? { [`${spec.recording.port}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: String(hostPort) }] } : undefined,
+            Binds: wrapped?.binds,
+            CapAdd: wrapped?.capAdd,
+            SecurityOpt: spec.seccompProfile === undefined ? undefined : [`seccomp=${spec.seccompProfile}`],
+            AutoRemove: false,
+          },
+        })
+        .catch((err: Error) => {
+          throw new SlimError(`cannot create a container from ${spec.image}: ${err.message}`);
+        });
     } catch (err) {
       await removeNow();
-      throw new SlimError(`cannot create a container from ${spec.image}: ${(err as Error).message}`);
+      throw err;
     }
     const handle = new FunctionContainer(container, reachPort, argv, createdAt, spec.recording, endpoint, removeNow);
     try {

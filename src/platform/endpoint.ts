@@ -1,7 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { SlimError } from '../errors.js';
 import { sendHttp, type HttpResponse } from '../recording/http-client.js';
 import type { Platform, RecordedRequest, Recording } from '../recording/types.js';
-import { LAMBDA_REQUEST_ID_HEADER, LambdaInvocationError, LambdaRuntimeApi, type LambdaSettings } from './lambda-runtime-api.js';
+import { describeLambdaError, LAMBDA_REQUEST_ID_HEADER, LambdaInvocationError, LambdaRuntimeApi, type LambdaSettings } from './lambda-runtime-api.js';
 
 /** A function's process as an endpoint sees it, on whichever node runs it. */
 export interface RunningFunction {
@@ -19,6 +20,8 @@ const exitedWith = (exit: { code: number }) => (exit.code < 0 ? 'the function ex
  * on Lambda the function calls slim's Runtime API.
  */
 export interface FunctionEndpoint {
+  /** the function must share the host's network (it calls back to slim on 127.0.0.1) */
+  readonly needsHostNetwork: boolean;
   /** environment for the function's container; `cmd` is the image's CMD (Lambda's handler) */
   environment(cmd: string[]): Record<string, string>;
   /** true when the function is ready for its first step; throws when it can never be */
@@ -34,6 +37,8 @@ const RETRY_MS = 10;
 const EXIT_POLL_MS = 50;
 
 class HttpEndpoint implements FunctionEndpoint {
+  readonly needsHostNetwork = false;
+
   constructor(private readonly recording: Recording) {}
 
   environment(): Record<string, string> {
@@ -69,6 +74,8 @@ class HttpEndpoint implements FunctionEndpoint {
 }
 
 class LambdaEndpoint implements FunctionEndpoint {
+  readonly needsHostNetwork = true;
+
   constructor(private readonly api: LambdaRuntimeApi) {}
 
   environment(cmd: string[]): Record<string, string> {
@@ -94,12 +101,19 @@ class LambdaEndpoint implements FunctionEndpoint {
   }
 
   send(request: RecordedRequest, fn: RunningFunction): Promise<HttpResponse> {
-    return this.invokeWatching(request, fn);
+    return this.invokeWatching(request, fn, request.timeoutMs);
   }
 
-  /** The event waits in the Runtime API until the function's first poll, so one send is enough. */
-  firstAnswer(request: RecordedRequest, fn: RunningFunction, deadline: number): Promise<HttpResponse> {
-    return this.invokeWatching(request, fn, deadline);
+  /**
+   * The event waits in the Runtime API until the function's first poll, so one send is enough; a
+   * function error is no answer, as a 5xx is none for an HTTP function.
+   */
+  async firstAnswer(request: RecordedRequest, fn: RunningFunction, deadline: number): Promise<HttpResponse> {
+    const response = await this.invokeWatching(request, fn, Math.max(deadline - Date.now(), 1));
+    if (response.headers['x-amz-function-error']) {
+      throw new SlimError(`the function answered "${request.name}" with a function error: ${describeLambdaError(response.body, response.headers['x-amz-function-error'])}`);
+    }
+    return response;
   }
 
   close(): Promise<void> {
@@ -108,11 +122,11 @@ class LambdaEndpoint implements FunctionEndpoint {
 
   /**
    * Invokes and, while the event is pending, watches the process: an exit fails the event at once
-   * instead of waiting for its deadline; so does not polling by `pollDeadline`.
+   * instead of waiting for its deadline. The function must take the event within `deliverWithinMs`.
    */
-  private async invokeWatching(request: RecordedRequest, fn: RunningFunction, pollDeadline = Number.POSITIVE_INFINITY): Promise<HttpResponse> {
+  private async invokeWatching(request: RecordedRequest, fn: RunningFunction, deliverWithinMs: number): Promise<HttpResponse> {
     const started = process.hrtime.bigint();
-    const requestId = request.headers[LAMBDA_REQUEST_ID_HEADER] ?? `${Date.now()}`;
+    const requestId = request.headers[LAMBDA_REQUEST_ID_HEADER] ?? randomUUID();
     let pending = true;
     const watch = (async () => {
       while (pending) {
@@ -120,11 +134,10 @@ class LambdaEndpoint implements FunctionEndpoint {
         if (!pending) return;
         const exit = await fn.exited().catch(() => undefined);
         if (exit) this.api.abort(new LambdaInvocationError(`${exitedWith(exit)} during "${request.name}"`));
-        else if (!this.api.polled && Date.now() > pollDeadline) this.api.abort(new LambdaInvocationError(`the function never polled the Runtime API for "${request.name}"`));
       }
     })();
     try {
-      const result = await this.api.invoke(request.body, requestId, request.timeoutMs);
+      const result = await this.api.invoke(request.body, requestId, request.timeoutMs, deliverWithinMs);
       const headers: Record<string, string> =
         result.kind === 'response' ? { 'content-type': result.contentType } : { 'content-type': 'application/json', 'x-amz-function-error': result.errorType };
       return { status: 200, headers, body: result.payload, elapsedMs: Number(process.hrtime.bigint() - started) / 1e6 };

@@ -34,6 +34,7 @@ interface Invocation {
   settle: (result: InvocationResult) => void;
   fail: (err: Error) => void;
   deadlineTimer?: NodeJS.Timeout;
+  deliveryTimer?: NodeJS.Timeout;
 }
 
 function answer(res: ServerResponse, status: number, body: Record<string, unknown>): void {
@@ -66,6 +67,8 @@ export class LambdaRuntimeApi {
   private inFlight?: Invocation;
   private waitingPoll?: ServerResponse;
   private readonly settled = new Set<string>();
+  /** events slim gave up on (deadline, crash): a late result for one is answered and ignored */
+  private readonly abandoned = new Set<string>();
   private fault?: Error;
   private pollCount = 0;
   private initError?: string;
@@ -106,13 +109,18 @@ export class LambdaRuntimeApi {
 
   /**
    * Queues one event and resolves with what the function posts for it. The deadline (`timeoutMs`)
-   * counts from the moment the function receives the event, as on Lambda.
+   * counts from the moment the function receives the event, as on Lambda; the event fails earlier
+   * if the function has not asked for it within `deliverWithinMs`.
    */
-  invoke(event: Buffer, requestId: string, timeoutMs: number): Promise<InvocationResult> {
+  invoke(event: Buffer, requestId: string, timeoutMs: number, deliverWithinMs = timeoutMs): Promise<InvocationResult> {
     return new Promise((resolve, reject) => {
       const fail = (err: Error) => {
         clearTimeout(invocation.deadlineTimer);
-        if (this.inFlight === invocation) this.inFlight = undefined;
+        clearTimeout(invocation.deliveryTimer);
+        if (this.inFlight === invocation) {
+          this.inFlight = undefined;
+          this.abandoned.add(requestId);
+        }
         const queued = this.queue.indexOf(invocation);
         if (queued >= 0) this.queue.splice(queued, 1);
         reject(err);
@@ -135,6 +143,10 @@ export class LambdaRuntimeApi {
         return reject(earlier);
       }
       this.queue.push(invocation);
+      invocation.deliveryTimer = setTimeout(() => {
+        const what = this.polled ? 'did not ask for the next event' : 'never polled the Runtime API';
+        invocation.fail(new LambdaInvocationError(`the function ${what} within ${deliverWithinMs} ms, so request ${requestId} was never delivered`));
+      }, deliverWithinMs);
       this.deliver();
     });
   }
@@ -163,6 +175,7 @@ export class LambdaRuntimeApi {
     const res = this.waitingPoll;
     this.waitingPoll = undefined;
     this.inFlight = invocation;
+    clearTimeout(invocation.deliveryTimer);
     const deadline = Date.now() + invocation.timeoutMs;
     invocation.deadlineTimer = setTimeout(() => {
       invocation.fail(new LambdaInvocationError(`the function did not post a result for request ${invocation.requestId} within its deadline of ${invocation.timeoutMs} ms`));
@@ -178,16 +191,31 @@ export class LambdaRuntimeApi {
     res.end(invocation.event);
   }
 
-  /** A misuse by the function: the event in flight fails now, or else the next one. */
+  /** A misuse by the function: the event in flight (or queued) fails now, or else the next one. */
   private misuse(message: string): void {
     const err = new LambdaInvocationError(message);
-    if (this.inFlight) this.inFlight.fail(err);
+    const target = this.inFlight ?? this.queue[0];
+    if (target) target.fail(err);
     else this.fault = err;
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      await this.route(req, res);
+    } catch (err) {
+      if (!res.headersSent) answer(res, 400, { errorMessage: (err as Error).message, errorType: 'InvalidRequest' });
+    }
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0]!;
-    const body = await readBody(req).catch(() => Buffer.alloc(0));
+    let body: Buffer;
+    try {
+      body = await readBody(req);
+    } catch {
+      // the runtime went away mid-request: nothing it sent counts; its exit or the deadline fails the event
+      return;
+    }
     if (req.method === 'GET' && path === `${API}/invocation/next`) {
       this.pollCount += 1;
       if (this.waitingPoll) {
@@ -217,6 +245,10 @@ export class LambdaRuntimeApi {
     }
     const requestId = decodeURIComponent(match[1]!);
     const kind = match[2] as 'response' | 'error';
+    if (this.abandoned.has(requestId)) {
+      answer(res, 410, { errorMessage: `request ${requestId} was already given up (deadline passed)`, errorType: 'InvalidStateTransition' });
+      return;
+    }
     if (this.settled.has(requestId)) {
       answer(res, 400, { errorMessage: `request ${requestId} already has a result`, errorType: 'InvalidStateTransition' });
       this.misuse(`the function posted a second ${kind} for request ${requestId}, which already had a result`);

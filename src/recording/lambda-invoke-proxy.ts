@@ -19,6 +19,7 @@ const NO_COMPARE: CompareRules = { headers: [], ignoreHeaders: [], body: 'bytes'
 export class LambdaInvokeProxy {
   readonly exchanges: Exchange[] = [];
   private server?: Server;
+  private received = 0;
 
   constructor(
     private readonly send: StepSender,
@@ -28,14 +29,15 @@ export class LambdaInvokeProxy {
   listen(port: number): Promise<number> {
     const server = createServer((req, res) => {
       void (async () => {
-        const body = await readBody(req);
+        const body = await readBody(req).catch(() => undefined);
+        if (!body) return; // the client went away mid-request
         const path = (req.url ?? '/').split('?')[0];
         if (req.method !== 'POST' || path !== LAMBDA_INVOKE_PATH) {
           res.writeHead(404, { 'content-type': 'text/plain' });
           res.end(`slim record: a Lambda function is invoked with POST ${LAMBDA_INVOKE_PATH}\n`);
           return;
         }
-        const n = this.exchanges.length + 1;
+        const n = ++this.received;
         let answer: HttpResponse;
         try {
           answer = await this.send({

@@ -235,16 +235,23 @@ async function parseLambdaInvoke(c: Checker, spec: Obj, field: string, lambda: L
   };
 }
 
+/** An optional string that must match `pattern` (it goes into an ARN). */
+function matching(c: Checker, value: Json, field: string, pattern: RegExp, what: string): string | undefined {
+  const text = c.optionalString(value, field);
+  if (text !== undefined && !pattern.test(text)) c.fail(field, `must be ${what}`);
+  return text;
+}
+
 function parseLambda(c: Checker, value: Json): LambdaSettings {
   if (value === undefined) return LAMBDA_DEFAULTS;
   const obj = c.object(value, 'lambda');
   c.only(obj, 'lambda', [...Object.keys(LAMBDA_DEFAULTS), 'handler']);
   return {
-    functionName: c.optionalString(obj.functionName, 'lambda.functionName') ?? LAMBDA_DEFAULTS.functionName,
+    functionName: matching(c, obj.functionName, 'lambda.functionName', /^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, - and _ (at most 64)') ?? LAMBDA_DEFAULTS.functionName,
     memoryMB: c.optionalInt(obj.memoryMB, 'lambda.memoryMB', 128, 10240) ?? LAMBDA_DEFAULTS.memoryMB,
     timeoutS: c.optionalInt(obj.timeoutS, 'lambda.timeoutS', 1, 900) ?? LAMBDA_DEFAULTS.timeoutS,
-    region: c.optionalString(obj.region, 'lambda.region') ?? LAMBDA_DEFAULTS.region,
-    accountId: c.optionalString(obj.accountId, 'lambda.accountId') ?? LAMBDA_DEFAULTS.accountId,
+    region: matching(c, obj.region, 'lambda.region', /^[a-z]{2}(-[a-z]+)+-\d+$/, 'an AWS region such as eu-west-1') ?? LAMBDA_DEFAULTS.region,
+    accountId: matching(c, obj.accountId, 'lambda.accountId', /^\d{12}$/, '12 digits') ?? LAMBDA_DEFAULTS.accountId,
     handler: c.optionalString(obj.handler, 'lambda.handler'),
   };
 }
@@ -299,6 +306,7 @@ export async function parseRecording(value: Json, file: string): Promise<Recordi
   } else if (root.lambda !== undefined) {
     c.fail('lambda', `applies to platform lambda only (this recording is platform ${platform})`);
   }
+  if (root.fc !== undefined && !contract.steps.includes('invoke')) c.fail('fc', `applies to Function Compute steps, which platform ${platform} has none of`);
   const lambda = platform === 'lambda' ? parseLambda(c, root.lambda) : undefined;
   const fc = parseFc(c, root.fc);
   const compare = parseCompare(c, root.compare, 'compare', {
@@ -311,7 +319,11 @@ export async function parseRecording(value: Json, file: string): Promise<Recordi
   const counters: Record<string, number> = {};
   const requests: RecordedRequest[] = [];
   for (const [i, step] of steps.entries()) {
-    requests.push(await parseStep(c, step, i, { dir: dirname(file), platform, fc, lambda, compare, counters }));
+    const request = await parseStep(c, step, i, { dir: dirname(file), platform, fc, lambda, compare, counters });
+    // how the platform reports a function error is always compared (ignoreHeaders can still drop it)
+    const missing = contract.compareHeaders.filter((h) => !request.compare.headers.includes(h));
+    if (missing.length) request.compare = { ...request.compare, headers: [...request.compare.headers, ...missing] };
+    requests.push(request);
   }
   const portEnv = c.optionalStrings(root.portEnv, 'portEnv') ?? contract.portEnv;
   for (const [i, name] of portEnv.entries()) {

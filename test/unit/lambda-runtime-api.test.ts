@@ -97,7 +97,7 @@ describe('LambdaRuntimeApi', () => {
   test('no result within the deadline fails the invocation, counting from delivery', async () => {
     const api = await startApi();
     const runtime = new ScriptedRuntime(api);
-    const result = api.invoke(Buffer.from('{}'), 'req-slow', 150);
+    const result = api.invoke(Buffer.from('{}'), 'req-slow', 150, 5000);
     await new Promise((r) => setTimeout(r, 300)); // not yet delivered: the deadline has not started
     await runtime.next();
     const started = Date.now();
@@ -150,6 +150,50 @@ describe('LambdaRuntimeApi', () => {
     await assert.rejects(result, rejectsWith(/asked for the next event before it posted a result for request req-1/));
   });
 
+  test('a late result for an event that timed out is answered 410 and blames no later event', async () => {
+    const api = await startApi();
+    const runtime = new ScriptedRuntime(api);
+    const slow = assert.rejects(api.invoke(Buffer.from('{}'), 'req-slow', 100), rejectsWith(/within its deadline of 100 ms/));
+    await runtime.next();
+    await slow;
+    const late = await runtime.post('/invocation/req-slow/response', '"late"');
+    assert.equal(late.status, 410);
+    const next = api.invoke(Buffer.from('"b"'), 'req-b', 3000);
+    await runtime.next();
+    await runtime.post('/invocation/req-b/response', '"B"');
+    assert.equal((await next).payload.toString(), '"B"');
+  });
+
+  test('an event nobody asks for fails after its delivery time, and says whether the function ever polled', async () => {
+    const api = await startApi();
+    await assert.rejects(api.invoke(Buffer.from('{}'), 'req-1', 3000, 100), rejectsWith(/never polled the Runtime API within 100 ms, so request req-1 was never delivered/));
+    const runtime = new ScriptedRuntime(api);
+    const first = api.invoke(Buffer.from('{}'), 'req-2', 3000);
+    await runtime.next();
+    await runtime.post('/invocation/req-2/response', '{}');
+    await first;
+    await assert.rejects(api.invoke(Buffer.from('{}'), 'req-3', 3000, 100), rejectsWith(/did not ask for the next event within 100 ms/));
+  });
+
+  test('a misuse while an event is queued but not yet delivered fails that event', async () => {
+    const api = await startApi();
+    const queued = assert.rejects(api.invoke(Buffer.from('{}'), 'req-q', 3000), rejectsWith(/posted a response for request ghost, which slim never sent/));
+    const refused = await new ScriptedRuntime(api).post('/invocation/ghost/response', '{}');
+    assert.equal(refused.status, 400);
+    await queued;
+  });
+
+  test('a malformed request id is refused with 400 and does not bring the server down', async () => {
+    const api = await startApi();
+    const res = await fetch(`http://${api.address}/2018-06-01/runtime/invocation/%E0%A4/response`, { method: 'POST', body: '{}' });
+    assert.equal(res.status, 400);
+    const runtime = new ScriptedRuntime(api);
+    const result = api.invoke(Buffer.from('"ok"'), 'req-1', 3000);
+    await runtime.next();
+    await runtime.post('/invocation/req-1/response', '"fine"');
+    assert.equal((await result).payload.toString(), '"fine"');
+  });
+
   test('other paths answer 404, and closing fails what is still queued', async () => {
     const api = await LambdaRuntimeApi.start(SETTINGS);
     const res = await fetch(`http://${api.address}/2018-06-01/runtime/invocation/req/unknown`, { method: 'POST', body: '{}' });
@@ -173,6 +217,7 @@ describe('the Lambda endpoint', () => {
       assert.equal(env.AWS_LAMBDA_FUNCTION_NAME, 'orders');
       assert.equal(env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE, '512');
       assert.equal(env.AWS_REGION, 'us-east-1');
+      assert.equal(endpoint.needsHostNetwork, true, 'the function calls back to 127.0.0.1');
     } finally {
       await endpoint.close();
     }
@@ -216,11 +261,26 @@ describe('the Lambda endpoint', () => {
     }
   });
 
+  test('bench\'s first answer is a result, not a function error', async () => {
+    const r = await recording();
+    const endpoint = await openEndpoint(r);
+    try {
+      const api = endpoint.environment([]).AWS_LAMBDA_RUNTIME_API!;
+      const answered = assert.rejects(endpoint.firstAnswer(r.requests[0]!, { port: 0, exited: async () => undefined }, Date.now() + 5000), /answered "invoke #1" with a function error: Error: cold/);
+      const next = await fetch(`http://${api}/2018-06-01/runtime/invocation/next`);
+      const id = next.headers.get('lambda-runtime-aws-request-id')!;
+      await fetch(`http://${api}/2018-06-01/runtime/invocation/${id}/error`, { method: 'POST', body: '{"errorType":"Error","errorMessage":"cold"}' });
+      await answered;
+    } finally {
+      await endpoint.close();
+    }
+  });
+
   test('a process that never polls fails the first answer at the deadline given', async () => {
     const r = await recording();
     const endpoint = await openEndpoint(r);
     try {
-      await assert.rejects(endpoint.firstAnswer(r.requests[0]!, { port: 0, exited: async () => undefined }, Date.now() + 200), rejectsWith(/never polled the Runtime API for "invoke #1"/));
+      await assert.rejects(endpoint.firstAnswer(r.requests[0]!, { port: 0, exited: async () => undefined }, Date.now() + 200), rejectsWith(/never polled the Runtime API within \d+ ms/));
     } finally {
       await endpoint.close();
     }

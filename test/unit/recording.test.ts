@@ -248,6 +248,11 @@ describe('parseRecording', () => {
       rejectsNaming({ platform: 'lambda', readiness: { http: '/health' }, steps: [{ invoke: {} }] }, 'readiness.http', /ready when it first polls the Runtime API/));
     test('a port on lambda', () => rejectsNaming({ platform: 'lambda', port: 8080, steps: [{ invoke: {} }] }, 'port', /does not apply to platform lambda/));
     test('lambda settings on another platform', () => rejectsNaming({ platform: 'fc', lambda: {}, steps: [ok] }, 'lambda', /applies to platform lambda only/));
+    test('an account id that is not 12 digits', () =>
+      rejectsNaming({ platform: 'lambda', lambda: { accountId: '12-34' }, steps: [{ invoke: {} }] }, 'lambda.accountId', /12 digits/));
+    test('a function name that would break the ARN', () =>
+      rejectsNaming({ platform: 'lambda', lambda: { functionName: 'a:b' }, steps: [{ invoke: {} }] }, 'lambda.functionName', /letters, digits/));
+    test('fc settings on cloudrun', () => rejectsNaming({ platform: 'cloudrun', fc: {}, steps: [ok] }, 'fc', /platform cloudrun has none of/));
     test('a lambda timeout beyond 900 s', () =>
       rejectsNaming({ platform: 'lambda', lambda: { timeoutS: 901 }, steps: [{ invoke: {} }] }, 'lambda.timeoutS', /1 to 900/));
   });
@@ -281,6 +286,8 @@ describe('parseRecording', () => {
           ['invoke #2', 'x', 100, ['content-type', 'x-amz-function-error']],
         ],
       );
+      const own = await parseRecording({ ...value, compare: { headers: ['x-custom'] } }, recordingFile);
+      assert.deepEqual(own.requests[0]!.compare.headers, ['x-custom', 'x-amz-function-error'], 'the function-error header stays compared');
       const again = await parseRecording(value, recordingFile);
       assert.equal(r.requests[0]!.headers['lambda-runtime-aws-request-id'], again.requests[0]!.headers['lambda-runtime-aws-request-id']);
       assert.match(r.requests[0]!.headers['lambda-runtime-aws-request-id']!, UUID);
