@@ -59,6 +59,21 @@ export const BASELINE_GROUPS: ReadonlyArray<{ why: string; names: readonly strin
 
 export const BASELINE_SYSCALLS: readonly string[] = [...new Set(BASELINE_GROUPS.flatMap((g) => g.names))].sort();
 
+/**
+ * What releases a resource a traced call took. The trace ends before the function exits, so its
+ * teardown is never seen; a run that took the resource is allowed to give it back. Found when V8,
+ * which allocates a memory protection key where the CPU has them, aborted at exit on pkey_free
+ * (`Check failed: 0 == pkey_free(key)`) under node-express's profile on a host with PKU.
+ */
+export const RELEASED_BY: Readonly<Record<string, readonly string[]>> = {
+  pkey_alloc: ['pkey_free'],
+  timer_create: ['timer_delete'],
+  inotify_add_watch: ['inotify_rm_watch'],
+  shmat: ['shmdt'],
+  io_setup: ['io_destroy'],
+  mq_open: ['mq_unlink'],
+};
+
 export interface SeccompProfile {
   defaultAction: 'SCMP_ACT_ERRNO';
   /** EPERM. Docker 20.10 ignores the field and returns EPERM anyway; later versions honour it. */
@@ -93,6 +108,7 @@ export function seccompProfile(seen: Iterable<string>): SeccompResult {
     if (isSyscallName(name)) names.add(name);
     else unknown.add(name);
   }
+  for (const name of [...names]) for (const release of RELEASED_BY[name] ?? []) names.add(release);
   const sorted = [...names].sort();
   const profile: SeccompProfile = {
     defaultAction: 'SCMP_ACT_ERRNO',

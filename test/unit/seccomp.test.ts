@@ -109,6 +109,13 @@ describe('seccomp profile', () => {
     for (const name of ['wait4', 'close', 'clock_nanosleep', 'nanosleep', 'sched_yield', 'madvise']) assert.ok(names.includes(name), name);
   });
 
+  test('a resource the run took may be released at exit, which the trace never sees', () => {
+    const withKey = seccompProfile(['pkey_alloc', 'pkey_mprotect', 'timer_create']);
+    for (const name of ['pkey_free', 'timer_delete']) assert.ok(withKey.names.includes(name), name);
+    const without = seccompProfile(['read']);
+    for (const name of ['pkey_free', 'timer_delete', 'inotify_rm_watch']) assert.ok(!without.names.includes(name), `${name} only with its acquirer`);
+  });
+
   test('dangerous syscalls are allowed only when the run made them', () => {
     const { names } = seccompProfile(['read', 'write', 'mmap', 'clone3', 'socket', 'accept4']);
     for (const name of DANGEROUS) assert.ok(!names.includes(name), `${name} is not allowed`);
