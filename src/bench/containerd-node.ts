@@ -3,7 +3,7 @@ import { mkdir, open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { makeTempDir, onCleanup } from '../cleanup.js';
-import { effectiveArgv, freePort } from '../docker/function-container.js';
+import { effectiveArgv, freePort, functionEnvironment } from '../docker/function-container.js';
 import { environmentError, SlimError } from '../errors.js';
 import { logTail, releaseDirectory } from '../host-processes.js';
 import { openEndpoint } from '../platform/endpoint.js';
@@ -181,11 +181,7 @@ export class ContainerdNode {
     if (argv.length === 0) throw new SlimError(`${reference} has no ENTRYPOINT or CMD`);
     const port = recording.portEnv.length === 0 ? recording.port : await freePort();
     const endpoint = await openEndpoint(recording);
-    const env = [
-      ...Object.entries(recording.env).map(([k, v]) => `${k}=${v}`),
-      ...recording.portEnv.map((name) => `${name}=${port}`),
-      ...Object.entries(endpoint.environment(recording.command ?? config.config?.Cmd ?? [])).map(([k, v]) => `${k}=${v}`),
-    ];
+    const env = functionEnvironment(recording, port, endpoint, config.config?.Cmd ?? []);
     const id = `slim-${process.pid}-${++this.counter}`;
     const logFile = join(this.dir, `${id}.log`);
     const first = recording.requests[0]!;

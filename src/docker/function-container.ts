@@ -79,6 +79,18 @@ export function effectiveArgv(config: { Entrypoint?: string[] | null; Cmd?: stri
   return [...entrypoint, ...cmd];
 }
 
+/**
+ * The function's environment on any node: the recording's variables, the port it must listen on,
+ * and what its platform's endpoint passes (Lambda's AWS_* variables); `cmd` is the image's CMD.
+ */
+export function functionEnvironment(recording: Recording, listenPort: number, endpoint: FunctionEndpoint, cmd: string[]): string[] {
+  return [
+    ...Object.entries(recording.env).map(([k, v]) => `${k}=${v}`),
+    ...recording.portEnv.map((name) => `${name}=${listenPort}`),
+    ...Object.entries(endpoint.environment(recording.command ?? cmd)).map(([k, v]) => `${k}=${v}`),
+  ];
+}
+
 /** A throwaway container running the function, reachable through its platform's endpoint (HTTP on 127.0.0.1:hostPort). */
 export class FunctionContainer implements RunningFunction {
   private exitInfo?: { code: number };
@@ -128,11 +140,7 @@ export class FunctionContainer implements RunningFunction {
       // that reads no port variable keeps its own port. With a bridge, its port is published to ours.
       reachPort = !bridge && spec.recording.portEnv.length === 0 ? spec.recording.port : hostPort;
       const listenPort = bridge ? spec.recording.port : reachPort;
-      const env = [
-        ...Object.entries(spec.recording.env).map(([k, v]) => `${k}=${v}`),
-        ...spec.recording.portEnv.map((n) => `${n}=${listenPort}`),
-        ...Object.entries(endpoint.environment(spec.recording.command ?? asArray(info.Config.Cmd) ?? [])).map(([k, v]) => `${k}=${v}`),
-      ];
+      const env = functionEnvironment(spec.recording, listenPort, endpoint, asArray(info.Config.Cmd) ?? []);
       const wrapped = spec.wrap?.(argv);
       createdAt = Date.now();
       container = await engine

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { openEndpoint } from '../../src/platform/endpoint.js';
+import { openEndpoint, type FunctionEndpoint } from '../../src/platform/endpoint.js';
 import { LambdaInvocationError, LambdaRuntimeApi, type LambdaSettings } from '../../src/platform/lambda-runtime-api.js';
 import { parseRecording } from '../../src/recording/parse.js';
+import type { Recording } from '../../src/recording/types.js';
 
 const SETTINGS: LambdaSettings = { functionName: 'orders', memoryMB: 256, timeoutS: 3, region: 'eu-west-1', accountId: '111122223333' };
 const open: LambdaRuntimeApi[] = [];
@@ -207,10 +208,21 @@ describe('LambdaRuntimeApi', () => {
 describe('the Lambda endpoint', () => {
   const recording = () =>
     parseRecording({ platform: 'lambda', lambda: { functionName: 'orders', timeoutS: 2 }, steps: [{ invoke: { json: { orderId: 7 } } }] }, '/tmp/recording.json');
+  const alive = { port: 0, exited: async () => undefined };
 
-  test('passes Lambda\'s environment, with the image\'s CMD as the handler', async () => {
-    const endpoint = await openEndpoint(await recording());
+  /** Runs `body` with the endpoint of the test recording and its Runtime API address, closing it after. */
+  async function withEndpoint(body: (endpoint: FunctionEndpoint, r: Recording, api: string) => Promise<void>): Promise<void> {
+    const r = await recording();
+    const endpoint = await openEndpoint(r);
     try {
+      await body(endpoint, r, endpoint.environment([]).AWS_LAMBDA_RUNTIME_API!);
+    } finally {
+      await endpoint.close();
+    }
+  }
+
+  test('passes Lambda\'s environment, with the image\'s CMD as the handler', () =>
+    withEndpoint(async (endpoint) => {
       const env = endpoint.environment(['app.handler']);
       assert.match(env.AWS_LAMBDA_RUNTIME_API!, /^127\.0\.0\.1:\d+$/);
       assert.equal(env._HANDLER, 'app.handler');
@@ -218,18 +230,11 @@ describe('the Lambda endpoint', () => {
       assert.equal(env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE, '512');
       assert.equal(env.AWS_REGION, 'us-east-1');
       assert.equal(endpoint.needsHostNetwork, true, 'the function calls back to 127.0.0.1');
-    } finally {
-      await endpoint.close();
-    }
-  });
+    }));
 
-  test('a step becomes an event, and the result an HTTP-shaped answer verify can compare; an error carries x-amz-function-error', async () => {
-    const r = await recording();
-    const endpoint = await openEndpoint(r);
-    try {
-      const api = endpoint.environment([]).AWS_LAMBDA_RUNTIME_API!;
-      const running = { port: 0, exited: async () => undefined };
-      const answered = endpoint.send(r.requests[0]!, running);
+  test('a step becomes an event, and the result an HTTP-shaped answer verify can compare; an error carries x-amz-function-error', () =>
+    withEndpoint(async (endpoint, r, api) => {
+      const answered = endpoint.send(r.requests[0]!, alive);
       const next = await fetch(`http://${api}/2018-06-01/runtime/invocation/next`);
       assert.equal(await next.text(), '{"orderId":7}');
       const id = next.headers.get('lambda-runtime-aws-request-id')!;
@@ -240,49 +245,30 @@ describe('the Lambda endpoint', () => {
       assert.equal(response.headers['x-amz-function-error'], 'Unhandled');
       assert.equal(response.body.toString(), '{"errorType":"Error","errorMessage":"no stock"}');
       assert.ok(r.requests[0]!.compare.headers.includes('x-amz-function-error'), 'verify compares it');
-    } finally {
-      await endpoint.close();
-    }
-  });
+    }));
 
-  test('a process that exits while its event is pending fails the step at once, not at the deadline', async () => {
-    const r = await recording();
-    const endpoint = await openEndpoint(r);
-    try {
+  test('a process that exits while its event is pending fails the step at once, not at the deadline', () =>
+    withEndpoint(async (endpoint, r, api) => {
       let exited: { code: number } | undefined;
       const started = Date.now();
       const answered = endpoint.send(r.requests[0]!, { port: 0, exited: async () => exited });
-      await fetch(`http://${endpoint.environment([]).AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/next`);
+      await fetch(`http://${api}/2018-06-01/runtime/invocation/next`);
       exited = { code: 139 };
       await assert.rejects(answered, rejectsWith(/the function exited with code 139 during "invoke #1"/));
       assert.ok(Date.now() - started < 1500, 'before the 2 s deadline');
-    } finally {
-      await endpoint.close();
-    }
-  });
+    }));
 
-  test('bench\'s first answer is a result, not a function error', async () => {
-    const r = await recording();
-    const endpoint = await openEndpoint(r);
-    try {
-      const api = endpoint.environment([]).AWS_LAMBDA_RUNTIME_API!;
-      const answered = assert.rejects(endpoint.firstAnswer(r.requests[0]!, { port: 0, exited: async () => undefined }, Date.now() + 5000), /answered "invoke #1" with a function error: Error: cold/);
+  test('bench\'s first answer is a result, not a function error', () =>
+    withEndpoint(async (endpoint, r, api) => {
+      const answered = assert.rejects(endpoint.firstAnswer(r.requests[0]!, alive, Date.now() + 5000), /answered "invoke #1" with a function error: Error: cold/);
       const next = await fetch(`http://${api}/2018-06-01/runtime/invocation/next`);
       const id = next.headers.get('lambda-runtime-aws-request-id')!;
       await fetch(`http://${api}/2018-06-01/runtime/invocation/${id}/error`, { method: 'POST', body: '{"errorType":"Error","errorMessage":"cold"}' });
       await answered;
-    } finally {
-      await endpoint.close();
-    }
-  });
+    }));
 
-  test('a process that never polls fails the first answer at the deadline given', async () => {
-    const r = await recording();
-    const endpoint = await openEndpoint(r);
-    try {
-      await assert.rejects(endpoint.firstAnswer(r.requests[0]!, { port: 0, exited: async () => undefined }, Date.now() + 200), rejectsWith(/never polled the Runtime API within \d+ ms/));
-    } finally {
-      await endpoint.close();
-    }
-  });
+  test('a process that never polls fails the first answer at the deadline given', () =>
+    withEndpoint(async (endpoint, r) => {
+      await assert.rejects(endpoint.firstAnswer(r.requests[0]!, alive, Date.now() + 200), rejectsWith(/never polled the Runtime API within \d+ ms/));
+    }));
 });
