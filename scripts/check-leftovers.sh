@@ -16,6 +16,11 @@ report() {
 report "temporary containers" "$(docker ps -a --filter label=slim.temporary --format '{{.Names}} {{.Status}}')"
 report "untagged images written by slim" "$(docker images -a --filter label=io.slim.version --format '{{.Repository}}:{{.Tag}} {{.ID}}' | grep '^<none>')"
 report "images tagged by tests" "$(docker images --format '{{.Repository}}:{{.Tag}}' | grep '^slim-test/')"
+if command -v podman >/dev/null 2>&1; then
+  report "temporary containers in Podman" "$(podman ps -a --filter label=slim.temporary --format '{{.Names}} {{.Status}}')"
+  report "untagged images written by slim in Podman" "$(podman images -a --filter label=io.slim.version --format '{{.Repository}}:{{.Tag}} {{.ID}}' | grep '^<none>')"
+  report "images tagged by tests in Podman" "$(podman images --format '{{.Repository}}:{{.Tag}}' | grep -E '^([a-z.]+/)?slim-test/')"
+fi
 report "network namespaces" "$(ip netns list 2>/dev/null | grep '^slim')"
 report "veth pairs of shaped links" "$(ip -o link 2>/dev/null | grep -o ' sb-[0-9a-f]*-h' )"
 report "containerd namespaces of bench engines" "$(ctr namespaces ls -q 2>/dev/null | grep '^slim-bench')"

@@ -20,6 +20,8 @@ have skopeo || need_pkgs+=(skopeo)
 have umoci || need_pkgs+=(umoci)
 # ctr-remote reads eStargz layers: the tests check slim's TOCs with it
 have ctr-remote || need_pkgs+=(stargz-snapshotter)
+# Podman 4.3 and its Docker-compatible API service: the tests run node-express through it as well
+have podman || need_pkgs+=(podman)
 have ip || need_pkgs+=(iproute2)
 have tc || need_pkgs+=(iproute2)
 [ -x /usr/bin/time ] || need_pkgs+=(time)
@@ -59,6 +61,22 @@ if ip link show docker0 >/dev/null 2>&1; then
   exit 1
 fi
 log "docker engine ready ($(docker version --format '{{.Server.Version}}'))"
+
+# Podman's API service on its rootful socket, where `slim --engine podman` looks first. Podman keeps
+# its own image store (/var/lib/containers), apart from dockerd's.
+PODMAN_SOCKET=/run/podman/podman.sock
+podman_up() { timeout 10 docker -H "unix://$PODMAN_SOCKET" version >/dev/null 2>&1; }
+if ! podman_up; then
+  log "starting podman system service"
+  mkdir -p /run/podman
+  setsid podman system service --time=0 "unix://$PODMAN_SOCKET" >/var/log/podman-service.log 2>&1 < /dev/null &
+  for _ in $(seq 1 60); do
+    podman_up && break
+    sleep 0.5
+  done
+  podman_up || { echo "podman system service did not come up; see /var/log/podman-service.log" >&2; tail -20 /var/log/podman-service.log >&2; exit 1; }
+fi
+log "podman service ready ($(podman version --format '{{.Server.Version}}' 2>/dev/null || podman --version))"
 
 # npm dependencies of the project itself.
 cd "$(dirname "$0")/.."

@@ -22,6 +22,7 @@ import { renderFleetMarkdown, renderFleetText } from './report/fleet-report.js';
 import { ExitCode, SlimError, usageError } from './errors.js';
 import { LAYER_COMPRESSIONS, type LayerCompression } from './image/layer-writer.js';
 import { VERSION } from './version.js';
+import { ENGINE_KINDS, selectEngine, type EngineKind } from './docker/engine.js';
 
 interface AnalyzeFlags {
   json?: boolean;
@@ -120,15 +121,17 @@ function buildProgram(): Command {
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)')
     .option('-v, --verbose', 'print each step on stderr even when it is not a terminal')
+    .addOption(new Option('--engine <kind>', 'the engine that runs the images: docker (DOCKER_HOST or /var/run/docker.sock) or podman (its API service: /run/podman/podman.sock, or $XDG_RUNTIME_DIR/podman/podman.sock rootless)').choices([...ENGINE_KINDS]))
     .hook('preAction', (command) => {
       verbose = Boolean(command.opts().verbose);
+      selectEngine(command.opts().engine as EngineKind | undefined);
     })
     .exitOverride();
 
   program
     .command('analyze')
     .description('explain where an image\'s bytes go: layers, wasted bytes, largest paths, kinds of files')
-    .argument('<image>', 'a Docker engine reference, docker-archive:PATH[:TAG], oci:PATH[:REF], or a path to an image tar or OCI layout')
+    .argument('<image>', 'an engine reference, docker-archive:PATH[:TAG], oci:PATH[:REF], or a path to an image tar or OCI layout')
     .option('--json', 'print JSON (same as --format json)')
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'markdown']).default('table'))
     .option('--top <n>', 'rows in the largest-files/directories and wasted lists', positiveInt, 10)
@@ -151,7 +154,7 @@ function buildProgram(): Command {
   program
     .command('build')
     .description('trace a run, write a minimal image layered system → dependencies → app, and verify it')
-    .argument('<image>', 'an image in the Docker engine')
+    .argument('<image>', 'an image in the engine (Docker or Podman)')
     .requiredOption('--record <file>', 'the recording to trace and verify with')
     .option('--tag <name:tag>', 'tag for the slim image in the engine (default: <name>:<tag>-slim)')
     .option('--output <sink>', 'also write the image to docker-archive:FILE, oci:DIR[:REF] or registry:HOST/REPO:TAG (repeatable; without --tag the engine keeps no copy)', collect, [])
@@ -222,8 +225,8 @@ function buildProgram(): Command {
   program
     .command('verify')
     .description('replay a recording against the original and the slim image and fail on any difference')
-    .argument('<original>', 'the original image in the Docker engine')
-    .argument('<slim>', 'the slim image in the Docker engine')
+    .argument('<original>', 'the original image in the engine')
+    .argument('<slim>', 'the slim image in the engine')
     .requiredOption('--record <file>', 'the recording to replay')
     .option('--seccomp <file>', 'run the slim image (only it) under this Docker seccomp profile')
     .option('--json', 'print JSON')
@@ -241,7 +244,7 @@ function buildProgram(): Command {
   program
     .command('bench')
     .description('measure size, cold pull through a real registry, first-request latency and update bytes, before and after')
-    .argument('[images...]', 'ORIGINAL [SLIM], images in the Docker engine (or --fleet FILE)')
+    .argument('[images...]', 'ORIGINAL [SLIM], images in the engine (or --fleet FILE)')
     .option('--record <file>', 'the recording whose first request times the start')
     .option('--fleet <file>', 'a fleet file: start its functions one after another on one node, as originals, per-image slim images (singleTag) and fleet images')
     .option('--rounds <n>', 'cold pulls and starts per image (with --fleet: per sequence; default 3)', positiveInt)
@@ -287,7 +290,7 @@ function buildProgram(): Command {
   program
     .command('record')
     .description('run the function and record every request sent through a local proxy, until Ctrl-C or --duration')
-    .argument('<image>', 'an image in the Docker engine')
+    .argument('<image>', 'an image in the engine (Docker or Podman)')
     .requiredOption('-o, --output <file>', 'where to write the recording (JSON)')
     .option('--duration <seconds>', 'stop recording after this many seconds', positiveInt)
     .option('--listen-port <port>', 'port of the recording proxy on 127.0.0.1 (0: any free port)', portNumber, 0)

@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { makeTempDir, onCleanup } from '../cleanup.js';
 import { environmentError, SlimError } from '../errors.js';
 import { logTail } from '../host-processes.js';
+import { engineHost } from '../docker/engine.js';
 import { freePort } from '../docker/function-container.js';
 import { openImage, parseImageLocation } from '../image/open-image.js';
 import { pushImage } from '../image/sinks/registry.js';
@@ -219,7 +220,7 @@ function makeRegistry(address: string, logFile: string | undefined, stop: () => 
         const layers = await manifestLayers(name, tag);
         return { reference, layers, bytes: layers.reduce((sum, l) => sum + l.size, 0) };
       }
-      const daemonHost = process.env.DOCKER_HOST ? ['--src-daemon-host', process.env.DOCKER_HOST] : [];
+      const daemonHost = ['--src-daemon-host', engineHost()];
       try {
         await exec('skopeo', ['copy', '--quiet', ...daemonHost, '--dest-tls-verify=false', `docker-daemon:${source}`, `docker://${reference}`], {
           maxBuffer: 16 * 1024 * 1024,

@@ -1,5 +1,5 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { requireEngine } from '../docker/engine.js';
+import { engineName, requireEngine } from '../docker/engine.js';
 import { inputError, SlimError, usageError } from '../errors.js';
 import { loadFleetFile } from '../fleet/fleet-file.js';
 import { openImage, parseImageLocation } from '../image/open-image.js';
@@ -114,7 +114,7 @@ async function requireInEngine(reference: string, field: string): Promise<void> 
     .getImage(reference)
     .inspect()
     .catch((err: { statusCode?: number }) => {
-      if (err.statusCode === 404) throw inputError(`${field} ${reference} is not in the Docker engine`, 'build the fleet first: slim fleet build FLEET.json');
+      if (err.statusCode === 404) throw inputError(`${field} ${reference} is not in ${engineName()}`, 'build the fleet first: slim fleet build FLEET.json');
       throw err;
     });
 }

@@ -1,13 +1,16 @@
 import { createServer } from 'node:net';
 import { hostname } from 'node:os';
 import type Docker from 'dockerode';
-import { onCleanup } from '../cleanup.js';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { makeTempDir, onCleanup, type TempDir } from '../cleanup.js';
 import { processAlive } from '../host-processes.js';
 import { inputError, SlimError } from '../errors.js';
 import type { HttpResponse } from '../recording/http-client.js';
 import type { RecordedRequest, Recording } from '../recording/types.js';
 import { openEndpoint, type FunctionEndpoint, type RunningFunction } from '../platform/endpoint.js';
-import { requireEngine } from './engine.js';
+import { engineKind, engineName, requireEngine } from './engine.js';
+import { ownLimitsText, podmanUlimits } from './process-limits.js';
 
 export const TEMPORARY_LABEL = 'slim.temporary';
 const OWNER_PID_LABEL = 'slim.pid';
@@ -61,7 +64,7 @@ export interface FunctionRunSpec {
   engine?: Docker;
   /** replaces the command entirely (the tracer wraps the original command this way) */
   wrap?: (argv: string[]) => { entrypoint: string[]; binds: string[]; capAdd: string[] };
-  /** a seccomp profile's JSON text (through the Engine API `seccomp=` takes the profile itself, not a path) */
+  /** a seccomp profile's JSON text (dockerd's Engine API takes the profile itself, Podman's a path) */
   seccompProfile?: string;
 }
 
@@ -112,7 +115,7 @@ export class FunctionContainer implements RunningFunction {
   static async start(spec: FunctionRunSpec): Promise<FunctionContainer> {
     const engine = spec.engine ?? (await requireEngine());
     const info = await engine.getImage(spec.image).inspect().catch((err: { statusCode?: number }) => {
-      if (err.statusCode === 404) throw inputError(`image ${spec.image} not found in the Docker engine`);
+      if (err.statusCode === 404) throw inputError(`image ${spec.image} not found in ${engineName()}`);
       throw err;
     });
     const asArray = (v: string | string[] | null | undefined) => (typeof v === 'string' ? [v] : v);
@@ -124,9 +127,11 @@ export class FunctionContainer implements RunningFunction {
     // registered before the container exists, by name, so Ctrl-C during the create still removes it
     const name = `slim-${spec.purpose}-${process.pid}-${++containerCounter}`;
     let endpoint: FunctionEndpoint | undefined;
+    let profileDir: TempDir | undefined;
     const removeNow = onCleanup(async () => {
       await engine.getContainer(name).remove({ force: true }).catch(() => undefined);
       await endpoint?.close();
+      await profileDir?.remove();
     });
     let container: Docker.Container;
     let reachPort: number;
@@ -142,6 +147,14 @@ export class FunctionContainer implements RunningFunction {
       const listenPort = bridge ? spec.recording.port : reachPort;
       const env = functionEnvironment(spec.recording, listenPort, endpoint, asArray(info.Config.Cmd) ?? []);
       const wrapped = spec.wrap?.(argv);
+      const podman = (await engineKind(engine)) === 'podman';
+      let seccomp = spec.seccompProfile;
+      if (podman && seccomp !== undefined) {
+        // Podman reads `seccomp=` as a path on its own host (local, as the sensor's bind mounts are)
+        profileDir = await makeTempDir('seccomp');
+        await writeFile(join(profileDir.path, 'profile.json'), seccomp);
+        seccomp = join(profileDir.path, 'profile.json');
+      }
       createdAt = Date.now();
       container = await engine
         .createContainer({
@@ -157,7 +170,8 @@ export class FunctionContainer implements RunningFunction {
             PortBindings: bridge ? { [`${spec.recording.port}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: String(hostPort) }] } : undefined,
             Binds: wrapped?.binds,
             CapAdd: wrapped?.capAdd,
-            SecurityOpt: spec.seccompProfile === undefined ? undefined : [`seccomp=${spec.seccompProfile}`],
+            SecurityOpt: seccomp === undefined ? undefined : [`seccomp=${seccomp}`],
+            Ulimits: podman ? podmanUlimits(ownLimitsText()) : undefined,
             AutoRemove: false,
           },
         })

@@ -1,5 +1,5 @@
 import { access } from 'node:fs/promises';
-import { requireEngine } from '../docker/engine.js';
+import { engineName, requireEngine } from '../docker/engine.js';
 import { effectiveArgv } from '../docker/function-container.js';
 import { inputError } from '../errors.js';
 import { prepareImage } from '../image/prepare.js';
@@ -27,7 +27,7 @@ async function checkInputs(spec: FleetSpec): Promise<Recording[]> {
       .getImage(f.image)
       .inspect()
       .catch((err: { statusCode?: number }) => {
-        if (err.statusCode === 404) throw inputError(`${spec.file}: ${f.field}.image ${f.image} is not in the Docker engine`, 'build or pull it first, or fix the name');
+        if (err.statusCode === 404) throw inputError(`${spec.file}: ${f.field}.image ${f.image} is not in ${engineName()}`, 'build or pull it first, or fix the name');
         throw err;
       });
     if ((info.RepoTags ?? []).includes(f.tag)) throw inputError(`${spec.file}: ${f.field}.tag ${f.tag} names the original image; slim never retags it`);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { makeTempDir } from '../cleanup.js';
-import { engineUnreachableError, isEngineUnreachable, requireEngine } from '../docker/engine.js';
+import { engineName, engineUnreachableError, isEngineUnreachable, requireEngine } from '../docker/engine.js';
 import { inputError, SlimError, spoolFailure } from '../errors.js';
 import { TarArchiveFiles } from './archive-files.js';
 import { readDockerArchive } from './docker-archive.js';
@@ -22,7 +22,7 @@ export async function readFromDaemon(reference: string): Promise<Image> {
   } catch (err) {
     if (isEngineUnreachable(err)) throw engineUnreachableError(err);
     if ((err as { statusCode?: number }).statusCode === 404) {
-      throw inputError(`image ${reference} not found in the Docker engine`, 'check `docker images`, or pass a docker-archive:PATH or oci:PATH');
+      throw inputError(`image ${reference} not found in ${engineName()}`, 'check `docker images`, or pass a docker-archive:PATH or oci:PATH');
     }
     throw new SlimError(`cannot inspect image ${reference}: ${(err as Error).message}`);
   }

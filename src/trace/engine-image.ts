@@ -1,3 +1,4 @@
+import { engineName } from '../docker/engine.js';
 import { inputError } from '../errors.js';
 import { parseImageLocation } from '../image/open-image.js';
 
@@ -6,8 +7,8 @@ export async function requireEngineReference(reference: string): Promise<void> {
   const location = await parseImageLocation(reference);
   if (location.kind !== 'daemon') {
     throw inputError(
-      `${reference} is a file, and tracing runs the image in the Docker engine`,
-      'load it first: docker load -i FILE, or skopeo copy oci:DIR docker-daemon:NAME:TAG',
+      `${reference} is a file, and tracing runs the image in ${engineName()}`,
+      'load it first: docker load -i FILE (podman load -i FILE), or skopeo copy oci:DIR docker-daemon:NAME:TAG',
     );
   }
 }

@@ -1,10 +1,12 @@
 import { chmod, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeTempDir } from '../cleanup.js';
+import { requireEngine } from '../docker/engine.js';
 import { FunctionContainer } from '../docker/function-container.js';
 import { SlimError } from '../errors.js';
 import { replay, type ReplayedRequest } from '../recording/replay.js';
 import type { Recording } from '../recording/types.js';
+import { explainPtraceRefusal, ptraceRefusal } from './ptrace-refusal.js';
 import { findSensor, sensorBinds, sensorCommand, TRACE_FILE, type SensorOptions } from './sensor.js';
 
 export interface TraceRun {
@@ -38,7 +40,13 @@ export async function traceFunction(image: string, recording: Recording, options
       wrap: (argv) => ({ entrypoint: sensorCommand(sensor, argv, options), binds: sensorBinds(sensor, out.path), capAdd: ['SYS_PTRACE'] }),
     });
     const containerStartedAt = container.startedAt;
-    await container.waitReady();
+    try {
+      await container.waitReady();
+    } catch (err) {
+      const refused = ptraceRefusal(await container.logs(50).catch(() => ''));
+      if (refused) throw await explainPtraceRefusal(await requireEngine(), refused);
+      throw err;
+    }
     const readyAt = Date.now();
     let replayed: ReplayedRequest[];
     try {
