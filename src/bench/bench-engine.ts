@@ -97,7 +97,7 @@ interface ProgressEvent {
  * A throwaway second dockerd with its own data root, so pulls through it start with no layer of the image,
  * while the user's engine and its images stay untouched. It shares the system containerd under its own namespace.
  */
-export async function startBenchEngine(): Promise<BenchEngine> {
+export async function startBenchEngine(options: { seccompProfile?: string } = {}): Promise<BenchEngine> {
   const dir = await makeTempDir('bench-engine');
   const socket = join(dir.path, 'docker.sock');
   if (socket.length > 100) {
@@ -140,6 +140,8 @@ export async function startBenchEngine(): Promise<BenchEngine> {
       '--bridge', 'none', '--iptables=false', '--ip-forward=false', '--ip-masq=false',
       '--insecure-registry', '198.18.0.0/15',
       '--storage-driver', driver,
+      // the default profile for its containers (a path), as an engine configured with "seccomp-profile" has
+      ...(options.seccompProfile ? ['--seccomp-profile', options.seccompProfile] : []),
       '--shutdown-timeout', '2',
     ];
     // its own process group, so Ctrl-C reaches slim, whose cleanup stops it after whatever uses it
