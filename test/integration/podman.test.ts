@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { BenchReport } from '../../src/bench/bench-report.js';
+import type { BuildReport } from '../../src/build/report.js';
+import { CLI, engineOrSkip, imageId, NODE_EXPRESS, REPO, requireFixture, run, slim, tempDir } from './support.js';
+
+const RECORDING = join(REPO, 'fixtures/node-express/recording.json');
+const PODMAN_SOCKET = '/run/podman/podman.sock';
+const TAG = 'slim-test/node-express:podman-slim';
+
+async function podmanImageId(reference: string): Promise<string | undefined> {
+  return run('podman', ['image', 'inspect', '--format', '{{.Id}}', reference]).then(
+    ({ stdout }) => `sha256:${stdout.trim().replace(/^sha256:/, '')}`,
+    () => undefined,
+  );
+}
+
+/** Podman's API service must answer; in CI (CI=true) its absence fails the suite, as dockerd's does. */
+async function podmanOrSkip(t: { skip(message: string): void }): Promise<boolean> {
+  try {
+    await run('docker', ['-H', `unix://${PODMAN_SOCKET}`, 'version'], { timeout: 20_000 });
+    return true;
+  } catch {
+    if (process.env.CI) throw new Error(`Podman's API service does not answer at ${PODMAN_SOCKET}, and CI=true requires these tests to run (scripts/setup.sh starts it)`);
+    t.skip('no Podman service (run scripts/setup.sh as root)');
+    return false;
+  }
+}
+
+/** Podman keeps its own image store: node-express goes in once, with dockerd's image ID (its config digest). */
+async function loadIntoPodman(reference: string): Promise<string> {
+  const id = await imageId(reference);
+  if ((await podmanImageId(reference)) !== id) {
+    await run('sh', ['-c', `docker save "${reference}" | podman load -q`], { maxBuffer: 16 * 1024 * 1024 });
+  }
+  assert.equal(await podmanImageId(reference), id, `${reference} is in Podman with dockerd's image ID`);
+  return id;
+}
+
+describe('slim on Podman: node-express end to end through its Docker-compatible API', () => {
+  let ready = false;
+  let work: { path: string; remove(): Promise<void> };
+  let originalId = '';
+  let onDocker: BuildReport;
+  let onPodman: BuildReport;
+
+  before(async (t) => {
+    ready = (await engineOrSkip(t as unknown as { skip(m: string): void })) && (await podmanOrSkip(t as unknown as { skip(m: string): void }));
+    if (!ready) return;
+    await requireFixture(NODE_EXPRESS);
+    originalId = await loadIntoPodman(NODE_EXPRESS);
+    work = await tempDir('podman');
+    await run('podman', ['rmi', TAG]).catch(() => undefined);
+  });
+  after(async () => {
+    if (ready) await run('podman', ['rmi', TAG]).catch(() => undefined);
+    await work?.remove();
+  });
+
+  test('build keeps the same files as on dockerd (same layer digests), verified on Podman, also under a seccomp profile', async (t) => {
+    if (!ready) return t.skip('no Podman');
+    const docker = await slim(['build', NODE_EXPRESS, '--record', RECORDING, '--no-verify', '--json', '--output', `oci:${join(work.path, 'docker-oci')}`]);
+    assert.equal(docker.code, 0, docker.stderr);
+    onDocker = JSON.parse(docker.stdout) as BuildReport;
+
+    const profile = join(work.path, 'seccomp.json');
+    const podman = await slim(['--engine', 'podman', 'build', NODE_EXPRESS, '--record', RECORDING, '--tag', TAG, '--json', '--seccomp-out', profile]);
+    assert.equal(podman.code, 0, podman.stderr);
+    onPodman = JSON.parse(podman.stdout) as BuildReport;
+    assert.deepEqual(onPodman.verification, { verified: true, ok: true, requests: 7, differing: 0, report: 'all 7 requests match\n' });
+    assert.deepEqual(onPodman.slim.layers.map((l) => l.digest), onDocker.slim.layers.map((l) => l.digest), 'the same slim layers from either engine');
+    assert.equal(onPodman.slim.id, onDocker.slim.id, 'the same slim image');
+    assert.ok(onPodman.seccomp && onPodman.seccomp.syscalls > 50, 'a profile was written and the slim image verified under it (Podman takes it as a path)');
+    assert.ok(JSON.parse(await readFile(profile, 'utf8')).syscalls.length > 0);
+    assert.equal(await podmanImageId(TAG), onPodman.slim.id, 'the slim tag is in Podman');
+    assert.equal(await podmanImageId(NODE_EXPRESS), originalId, 'the original is untouched');
+  });
+
+  test('verify replays on Podman, and analyze traces there', async (t) => {
+    if (!ready) return t.skip('no Podman');
+    assert.ok(onPodman, 'the build test ran first');
+    const verified = await slim(['verify', NODE_EXPRESS, TAG, '--record', RECORDING, '--engine', 'podman']);
+    assert.equal(verified.code, 0, verified.stderr);
+    assert.match(verified.stdout, /all 7 requests match/);
+
+    const analyzed = await slim(['--engine', 'podman', 'analyze', NODE_EXPRESS, '--record', RECORDING, '--format', 'json']);
+    assert.equal(analyzed.code, 0, analyzed.stderr);
+    const report = JSON.parse(analyzed.stdout) as { image: { id: string }; trace: unknown };
+    assert.equal(report.image.id, originalId);
+    assert.ok(report.trace, 'the traced run reports what the function used');
+  });
+
+  test('bench pushes from Podman and measures a cold start', async (t) => {
+    if (!ready) return t.skip('no Podman');
+    assert.ok(onPodman, 'the build test ran first');
+    const bench = await slim(['--engine', 'podman', 'bench', NODE_EXPRESS, TAG, '--record', RECORDING, '--rounds', '1', '--format', 'json']);
+    assert.equal(bench.code, 0, bench.stderr);
+    const report = JSON.parse(bench.stdout) as BenchReport;
+    assert.ok(report.images.original && report.images.slim, 'both images benched');
+    assert.ok(report.images.slim.compressedBytes < report.images.original.compressedBytes * 0.3, 'the slim image pulls far fewer bytes');
+    assert.ok(report.images.slim.coldStart.median! > 0);
+  });
+
+  test('record runs the function on Podman', async (t) => {
+    if (!ready) return t.skip('no Podman');
+    const output = join(work.path, 'recorded.json');
+    const child = spawn(process.execPath, [CLI, '--engine', 'podman', 'record', NODE_EXPRESS, '-o', output, '--duration', '60'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const address = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`slim record never became ready: ${stderr}`)), 60_000);
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        const match = /send requests to (http:\/\/127\.0\.0\.1:\d+)\//.exec(stderr);
+        if (match) {
+          clearTimeout(timer);
+          resolve(match[1]!);
+        }
+      });
+      void exited.then((code) => reject(new Error(`slim record exited with ${code}: ${stderr}`)));
+    });
+    const { stdout } = await run('curl', ['-s', '-w', ' %{http_code}', `${address}/health`]);
+    assert.match(stdout, / 200$/);
+    child.kill('SIGINT');
+    assert.equal(await exited, 0, stderr);
+    const recording = JSON.parse(await readFile(output, 'utf8')) as { steps: Array<{ request?: { path: string } }> };
+    assert.deepEqual(recording.steps.map((s) => s.request?.path), ['/health']);
+  });
+
+  test('--engine podman without its service exits 4 and gives the command that starts it', async (t) => {
+    if (!ready) return t.skip('no Podman');
+    const result = await slim(['--engine', 'podman', 'analyze', NODE_EXPRESS], { CONTAINER_HOST: `unix://${work.path}/no-such/podman.sock` });
+    assert.equal(result.code, 4, result.stderr);
+    assert.match(result.stderr, /^slim: Podman's API service is not running at \S+\/no-such\/podman\.sock \(ENOENT\)$/m);
+    assert.match(result.stderr, /start it: podman system service --time=0 unix:\/\/\S+\/no-such\/podman\.sock/);
+  });
+});
