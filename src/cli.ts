@@ -5,7 +5,7 @@ import { printableText } from './report/printable.js';
 import { analyzeImage, renderAnalysis, type OutputFormat } from './commands/analyze.js';
 import { renderBenchMarkdown, renderBenchText } from './bench/bench-report.js';
 import { parseThreshold } from './bench/thresholds.js';
-import { NODE_KINDS, type NodeKind } from './bench/bench-node.js';
+import { defaultBenchNode, NODE_KINDS, type NodeKind } from './bench/bench-node.js';
 import { benchCommand, fleetBenchCommand } from './commands/bench.js';
 import { buildSlimImage } from './commands/build.js';
 import { parseOutput } from './build/outputs.js';
@@ -38,7 +38,7 @@ interface AnalyzeFlags {
 
 interface BenchFlags {
   record?: string;
-  node: NodeKind;
+  node?: NodeKind;
   fleet?: string;
   rounds?: number;
   warmRounds?: number;
@@ -251,7 +251,7 @@ function buildProgram(): Command {
     .option('--warm-rounds <n>', 'warm starts per image after the cold rounds, with every image cached, alternating which goes first (default 10)', positiveInt)
     .option('--bandwidth <rate>', 'shape the registry link, e.g. 200mbit (a network namespace slim creates and removes)')
     .option('--registry <host:port>', 'use this registry instead of starting one')
-    .addOption(new Option('--node <kind>', 'the node that pulls and runs the images: a throwaway dockerd, containerd, or containerd with slim\'s lazy-pulling stargz snapshotter').choices([...NODE_KINDS]).default('docker'))
+    .addOption(new Option('--node <kind>', 'the node that pulls and runs the images: a throwaway dockerd, a throwaway Podman service, containerd, or containerd with slim\'s lazy-pulling stargz snapshotter (default: docker, or podman when the engine is Podman)').choices([...NODE_KINDS]))
     .option('--update-from <v1[,slim-v1]>', 'previous versions: time pulling the images when these are present (with --fleet: the previous fleet file)')
     .option('--baseline <file>', 'an earlier --json report: show deltas against it')
     .option('--fail-if <rule>', 'with --baseline: exit 1 when a metric grows, e.g. size>+5% or coldstart>+10% (repeatable)', collect, [])
@@ -260,18 +260,19 @@ function buildProgram(): Command {
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'markdown']).default('table'))
     .action(async (images: string[], options: BenchFlags) => {
       const format = formatOf(options);
+      const node = options.node ?? (await defaultBenchNode());
       if (options.fleet !== undefined) {
         if (images.length > 0 || options.record) throw usageError('--fleet takes the images and recordings from the fleet file: give no IMAGE and no --record');
         if (options.baseline || options.failIf.length) throw usageError('--baseline and --fail-if compare single-image reports; they do not apply to --fleet');
         if (options.warmRounds !== undefined) throw usageError('--warm-rounds applies to ORIGINAL [SLIM]; --fleet times each function warm once per sequence');
-        const report = await fleetBenchCommand(options.fleet, { rounds: options.rounds ?? 3, node: options.node, bandwidth: options.bandwidth, registry: options.registry, updateFrom: options.updateFrom, reportOut: options.reportOut, log: progressLog });
+        const report = await fleetBenchCommand(options.fleet, { rounds: options.rounds ?? 3, node, bandwidth: options.bandwidth, registry: options.registry, updateFrom: options.updateFrom, reportOut: options.reportOut, log: progressLog });
         writeReport(format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : format === 'markdown' ? renderFleetBenchMarkdown(report) : renderFleetBenchText(report), format);
         return;
       }
       if (!options.record) throw usageError("required option '--record <file>' not specified");
       const report = await benchCommand(images, {
         recordingFile: options.record,
-        node: options.node,
+        node,
         rounds: options.rounds ?? 5,
         warmRounds: options.warmRounds ?? 10,
         bandwidth: options.bandwidth,

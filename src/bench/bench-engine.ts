@@ -7,24 +7,19 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { makeTempDir, onCleanup } from '../cleanup.js';
-import { environmentError, errorMessage, SlimError } from '../errors.js';
+import { environmentError, SlimError } from '../errors.js';
 import { logTail, unmountUnder } from '../host-processes.js';
-import { fetchManifestLayers, splitReference, terminate } from './registry.js';
+import { engineImageOps, type EngineImageOps } from './engine-image-ops.js';
+import { terminate } from './registry.js';
+
+export type { PullResult } from './engine-image-ops.js';
 
 const exec = promisify(execFile);
 
 /** The containerd the main engine uses when it runs (dockerd 20.10 then picks it over a private one). */
 const SYSTEM_CONTAINERD = '/run/containerd/containerd.sock';
 
-export interface PullResult {
-  seconds: number;
-  /** compressed bytes of the layers this pull downloaded (layers already present are not counted) */
-  bytes: number;
-  /** digests (or short ids when the manifest was unavailable) of the downloaded layers */
-  downloaded: string[];
-}
-
-export interface BenchEngine {
+export interface BenchEngine extends EngineImageOps {
   socket: string;
   /** its namespace in the system containerd it shares with the main engine (plugins use NAMESPACE-plugins) */
   containerdNamespace: string;
@@ -32,15 +27,6 @@ export interface BenchEngine {
   storageDriver: 'overlay2' | 'vfs';
   dataRoot: string;
   logFile: string;
-  /** `docker pull` through this engine's API, timed */
-  pull(reference: string): Promise<PullResult>;
-  /**
-   * Removes the image, every image and container sharing a layer with it, and dangling images, then checks
-   * that none of its layers is left, so the next pull is cold.
-   */
-  removeImageCompletely(reference: string): Promise<void>;
-  /** Removes every container and image, so the next pull meets an empty node; fails if a layer is left. */
-  removeEverything(): Promise<void>;
   /** true when any image layer is stored in this engine */
   hasLayers(): Promise<boolean>;
   stop(): Promise<void>;
@@ -84,13 +70,6 @@ export async function removeContainerdNamespace(ns: string): Promise<void> {
     if (ids.length > 0) await ctr(kind, 'rm', ...ids).catch(() => undefined);
   }
   await exec('ctr', ['namespaces', 'rm', ns]).catch(() => undefined);
-}
-
-interface ProgressEvent {
-  id?: string;
-  status?: string;
-  error?: string;
-  progressDetail?: { current?: number; total?: number };
 }
 
 /**
@@ -186,91 +165,22 @@ export async function startBenchEngine(options: { seccompProfile?: string } = {}
   const layerDb = join(dataRoot, 'image', storageDriver, 'layerdb', 'sha256');
   const storedLayers = () => readdir(layerDb).catch(() => [] as string[]);
 
-  const pull = async (reference: string): Promise<PullResult> => {
-    const events: ProgressEvent[] = [];
-    const began = performance.now();
-    try {
-      const stream = await docker.pull(reference);
-      await new Promise<void>((resolve, reject) =>
-        docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve()), (event: ProgressEvent) => events.push(event)),
-      );
-    } catch (err) {
-      throw new SlimError(`the bench engine cannot pull ${reference}: ${errorMessage(err)}`);
-    }
-    const seconds = (performance.now() - began) / 1000;
-    const failed = events.find((e) => e.error);
-    if (failed) throw new SlimError(`the bench engine cannot pull ${reference}: ${failed.error}`);
-
-    // progress events name layers by the first 12 hex digits of their digest
-    const fetched = new Set(events.filter((e) => e.id && e.status === 'Pulling fs layer').map((e) => e.id as string));
-    const parts = splitReference(reference);
-    const manifest = parts ? await fetchManifestLayers(parts.registry, parts.name, parts.ref).catch(() => undefined) : undefined;
-    if (manifest) {
-      const layers = manifest.filter((l) => fetched.has(l.digest.slice(7, 19)));
-      return { seconds, bytes: layers.reduce((sum, l) => sum + l.size, 0), downloaded: layers.map((l) => l.digest) };
-    }
-    const totals = new Map<string, number>();
-    for (const e of events) if (e.id && fetched.has(e.id) && e.progressDetail?.total) totals.set(e.id, e.progressDetail.total);
-    return { seconds, bytes: [...totals.values()].reduce((a, b) => a + b, 0), downloaded: [...fetched] };
-  };
-
-  const removeImageCompletely = async (reference: string): Promise<void> => {
-    const target = await docker
-      .getImage(reference)
-      .inspect()
-      .catch((err: { statusCode?: number }) => {
-        if (err.statusCode === 404) return undefined;
-        throw err;
-      });
-    if (!target) return;
-    const diffIds = new Set(target.RootFS.Layers ?? []);
-    const sharing: string[] = [];
-    for (const image of await docker.listImages({ all: true })) {
-      const layers = image.Id === target.Id ? [] : ((await docker.getImage(image.Id).inspect()).RootFS.Layers ?? []);
-      if (image.Id === target.Id || layers.some((l) => diffIds.has(l))) sharing.push(image.Id);
-    }
-    for (const c of await docker.listContainers({ all: true })) {
-      if (sharing.includes(c.ImageID)) await docker.getContainer(c.Id).remove({ force: true, v: true });
-    }
-    for (const id of sharing) {
-      await docker
-        .getImage(id)
-        .remove({ force: true })
-        .catch((err: { statusCode?: number }) => {
-          if (err.statusCode !== 404) throw err;
-        });
-    }
-    await docker.pruneImages({ filters: { dangling: { true: true } } });
-    const stored = new Set(await storedLayers());
-    const left = chainIds(target.RootFS.Layers ?? []).filter((id) => stored.has(id.replace('sha256:', '')));
-    if (left.length > 0) throw new SlimError(`the bench engine still holds ${left.length} layer(s) of ${reference} after removing it: ${left.join(', ')}`);
-  };
-
-  const removeEverything = async (): Promise<void> => {
-    for (const c of await docker.listContainers({ all: true })) await docker.getContainer(c.Id).remove({ force: true, v: true });
-    for (const image of await docker.listImages({ all: true })) {
-      await docker
-        .getImage(image.Id)
-        .remove({ force: true })
-        .catch((err: { statusCode?: number }) => {
-          if (err.statusCode !== 404) throw err;
-        });
-    }
-    await docker.pruneImages({ filters: { dangling: { false: true } } });
-    const left = await storedLayers();
-    if (left.length > 0) throw new SlimError(`the bench engine still holds ${left.length} layer(s) after removing every image`);
-  };
+  const ops = engineImageOps(docker, {
+    left: async (diffIds) => {
+      const stored = new Set(await storedLayers());
+      return chainIds(diffIds).filter((id) => stored.has(id.replace('sha256:', '')));
+    },
+    count: async () => (await storedLayers()).length,
+  });
 
   return {
     socket,
     containerdNamespace: namespace,
-    removeEverything,
     docker,
     storageDriver,
     dataRoot,
     logFile,
-    pull,
-    removeImageCompletely,
+    ...ops,
     hasLayers: async () => (await storedLayers()).length > 0,
     stop,
   };

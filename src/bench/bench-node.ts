@@ -1,16 +1,18 @@
 import { execFile } from 'node:child_process';
 import type Docker from 'dockerode';
+import { engineKind, requireEngine } from '../docker/engine.js';
 import type { Recording } from '../recording/types.js';
 import { SlimError } from '../errors.js';
 import { startBenchEngine, type BenchEngine, type PullResult } from './bench-engine.js';
 import { sweepBenchOrphans } from './bench-orphans.js';
+import { startBenchPodman } from './podman-engine.js';
 import { ContainerdNode, type ContainerdNodeOptions } from './containerd-node.js';
 import { StargzDaemon } from './stargz-daemon.js';
 import { timeFirstRequest } from './first-request.js';
 import { connectRegistry, fetchManifestLayers, splitReference, startRegistry, type Registry } from './registry.js';
 import { createShapedLink, type ShapedLink } from './shaped-link.js';
 
-export const NODE_KINDS = ['docker', 'containerd', 'stargz'] as const;
+export const NODE_KINDS = ['docker', 'podman', 'containerd', 'stargz'] as const;
 export type NodeKind = (typeof NODE_KINDS)[number];
 
 /** The serverless node the bench plays: it pulls images and starts functions, and holds nothing else. */
@@ -45,6 +47,20 @@ async function dockerNode(engine: BenchEngine): Promise<BenchNode> {
     removeEverything: () => engine.removeEverything(),
     timeFirstRequest: (reference, recording, purpose) => timeFirstRequest(engine.docker, reference, recording, purpose),
     stop: () => engine.stop(),
+  };
+}
+
+/** A throwaway Podman service, the node of a machine (a GitLab or Fedora runner, say) that has Podman and no dockerd. */
+async function podmanNode(registry: Registry): Promise<BenchNode> {
+  const podman = await startBenchPodman(registry.address);
+  return {
+    kind: 'podman',
+    description: `podman ${podman.version}, ${podman.storageDriver}`,
+    pull: (reference) => podman.pull(reference),
+    removeImageCompletely: (reference) => podman.removeImageCompletely(reference),
+    removeEverything: () => podman.removeEverything(),
+    timeFirstRequest: (reference, recording, purpose) => timeFirstRequest(podman.docker, reference, recording, purpose),
+    stop: () => podman.stop(),
   };
 }
 
@@ -104,9 +120,15 @@ async function stargzBenchNode(registry: Registry): Promise<BenchNode> {
 
 const NODES: Record<NodeKind, (registry: Registry) => Promise<BenchNode>> = {
   docker: async () => dockerNode(await startBenchEngine()),
+  podman: podmanNode,
   containerd: async () => (await containerdBenchNode()).bench,
   stargz: stargzBenchNode,
 };
+
+/** The node that plays the engine the user runs: a Podman user's machine may have no dockerd at all. */
+export async function defaultBenchNode(): Promise<NodeKind> {
+  return (await engineKind(await requireEngine())) === 'podman' ? 'podman' : 'docker';
+}
 
 export interface BenchNodeOptions {
   bandwidth?: string;

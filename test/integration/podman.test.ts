@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { BenchReport } from '../../src/bench/bench-report.js';
 import type { BuildReport } from '../../src/build/report.js';
-import { CLI, engineOrSkip, imageId, NODE_EXPRESS, REPO, requireFixture, run, slim, tempDir } from './support.js';
+import { CLI, engineOrSkip, imageId, listDir, NODE_EXPRESS, REPO, requireFixture, run, slim, tempDir } from './support.js';
 
 const RECORDING = join(REPO, 'fixtures/node-express/recording.json');
 const PODMAN_SOCKET = '/run/podman/podman.sock';
@@ -93,15 +93,49 @@ describe('slim on Podman: node-express end to end through its Docker-compatible 
     assert.ok(report.trace, 'the traced run reports what the function used');
   });
 
-  test('bench pushes from Podman and measures a cold start', async (t) => {
+  test('bench pushes from Podman and measures cold starts on a throwaway Podman node by default', async (t) => {
     if (!ready) return t.skip('no Podman');
     assert.ok(onPodman, 'the build test ran first');
-    const bench = await slim(['--engine', 'podman', 'bench', NODE_EXPRESS, TAG, '--record', RECORDING, '--rounds', '1', '--format', 'json']);
+    const bench = await slim(['--engine', 'podman', 'bench', NODE_EXPRESS, TAG, '--record', RECORDING, '--rounds', '1', '--warm-rounds', '1', '--format', 'json']);
     assert.equal(bench.code, 0, bench.stderr);
     const report = JSON.parse(bench.stdout) as BenchReport;
+    assert.match(report.node, /^podman 4\.\d+\.\d+, (overlay|vfs)$/);
     assert.ok(report.images.original && report.images.slim, 'both images benched');
     assert.ok(report.images.slim.compressedBytes < report.images.original.compressedBytes * 0.3, 'the slim image pulls far fewer bytes');
     assert.ok(report.images.slim.coldStart.median! > 0);
+  });
+
+  test('Ctrl-C while the Podman node runs a function removes its service, containers, mounts and store', async (t) => {
+    if (!ready) return t.skip('no Podman');
+    const slimTmp = await tempDir('bench-podman-sigint');
+    try {
+      const child = spawn(process.execPath, [CLI, '--engine', 'podman', 'bench', NODE_EXPRESS, '--record', RECORDING, '--rounds', '2'], { env: { ...process.env, SLIM_TMPDIR: slimTmp.path }, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      const node = async () => (await listDir(slimTmp.path)).find((d) => d.startsWith('slim-bench-podman-'));
+      const running = async () => {
+        const dir = await node();
+        if (!dir) return 0;
+        const listed = await run('docker', ['-H', `unix://${join(slimTmp.path, dir, 'podman.sock')}`, 'ps', '-q']).catch(() => ({ stdout: '' }));
+        return listed.stdout.split('\n').filter(Boolean).length;
+      };
+      const deadline = Date.now() + 180_000;
+      while ((await running()) === 0) {
+        assert.ok(Date.now() < deadline, `the Podman node never ran a function: ${stderr}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      child.kill('SIGINT');
+      assert.equal(await exited, 130, stderr);
+      const left = (await run('pgrep', ['-af', slimTmp.path]).catch(() => ({ stdout: '' }))).stdout.trim();
+      assert.equal(left, '', 'no podman service or conmon of the node is left');
+      const mounts = (await readFile('/proc/mounts', 'utf8')).split('\n').filter((l) => l.includes(slimTmp.path));
+      assert.deepEqual(mounts, [], 'nothing is mounted under its directory');
+      assert.deepEqual(await listDir(slimTmp.path), [], 'its store, state and socket are gone');
+      assert.equal(await podmanImageId(NODE_EXPRESS), originalId, 'the original is untouched');
+    } finally {
+      await slimTmp.remove();
+    }
   });
 
   test('record runs the function on Podman', async (t) => {
