@@ -24,7 +24,7 @@ fi
 report "network namespaces" "$(ip netns list 2>/dev/null | grep '^slim')"
 report "veth pairs of shaped links" "$(ip -o link 2>/dev/null | grep -o ' sb-[0-9a-f]*-h' )"
 report "containerd namespaces of bench engines" "$(ctr namespaces ls -q 2>/dev/null | grep '^slim-bench')"
-report "private engines, containerds, stargz snapshotters and registries" "$(pgrep -af 'slim-bench-engine|slim-bench-containerd|slim-registry|slim-stargz-snapshotter' | grep -v pgrep)"
+report "private engines, containerds, stargz snapshotters and registries" "$(pgrep -af 'slim-bench-engine|slim-bench-containerd|slim-bench-podman|slim-registry|slim-stargz-snapshotter' | grep -v pgrep)"
 report "mounts under slim's temporary directories" "$(awk '$2 ~ /\/slim-bench-/ {print $2}' /proc/mounts)"
 report "temporary directories" "$(find "${SLIM_TMPDIR:-/tmp}" -maxdepth 1 -name 'slim-*' 2>/dev/null)"
 

@@ -28,8 +28,9 @@ export async function processesUsing(dir: string): Promise<number[]> {
     const pid = Number(name);
     if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) continue;
     const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    // `--data-root=/tmp/x` as well as `--data-root /tmp/x`
-    if (cmdline.split('\0').some((arg) => within(arg.slice(arg.indexOf('=') + 1), dir))) pids.push(pid);
+    // `--data-root=/tmp/x` as well as `--data-root /tmp/x`, and a socket address `unix:///tmp/x/podman.sock`
+    const paths = cmdline.split('\0').map((arg) => arg.slice(arg.indexOf('=') + 1).replace(/^unix:\/\//, ''));
+    if (paths.some((path) => within(path, dir))) pids.push(pid);
   }
   return pids;
 }

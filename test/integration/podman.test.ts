@@ -138,6 +138,34 @@ describe('slim on Podman: node-express end to end through its Docker-compatible 
     }
   });
 
+  test('after a SIGKILLed bench on the Podman node, the next slim command stops its service and conmon and removes its store', async (t) => {
+    if (!ready) return t.skip('no Podman');
+    const slimTmp = await tempDir('bench-podman-sigkill');
+    try {
+      const env = { ...process.env, SLIM_TMPDIR: slimTmp.path };
+      const child = spawn(process.execPath, [CLI, '--engine', 'podman', 'bench', NODE_EXPRESS, '--record', RECORDING, '--rounds', '2'], { env, stdio: 'ignore' });
+      const exited = new Promise((resolve) => child.on('exit', resolve));
+      const deadline = Date.now() + 180_000;
+      for (;;) {
+        const dir = (await listDir(slimTmp.path)).find((d) => d.startsWith('slim-bench-podman-'));
+        const listed = dir ? await run('docker', ['-H', `unix://${join(slimTmp.path, dir, 'podman.sock')}`, 'ps', '-q']).catch(() => ({ stdout: '' })) : { stdout: '' };
+        if (listed.stdout.trim()) break;
+        assert.ok(Date.now() < deadline, 'the Podman node never ran a function');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      child.kill('SIGKILL');
+      await exited;
+      const next = await slim(['--engine', 'podman', 'analyze', NODE_EXPRESS, '--format', 'json'], env);
+      assert.equal(next.code, 0, next.stderr);
+      assert.match(next.stderr, /stopped podman(, conmon)? left running by a killed slim/);
+      const left = (await run('pgrep', ['-af', slimTmp.path]).catch(() => ({ stdout: '' }))).stdout.trim();
+      assert.equal(left, '', 'no podman service, conmon or registry of the killed bench is left');
+      assert.deepEqual(await listDir(slimTmp.path), []);
+    } finally {
+      await slimTmp.remove();
+    }
+  });
+
   test('record runs the function on Podman', async (t) => {
     if (!ready) return t.skip('no Podman');
     const output = join(work.path, 'recorded.json');

@@ -34,20 +34,22 @@ describe('processes and mounts a killed slim left behind', () => {
     await rm(base, { recursive: true, force: true });
   });
 
-  test('processesUsing finds a process naming the directory (as `--opt=DIR/x` too), not one naming a sibling', async () => {
+  test('processesUsing finds a process naming the directory (as `--opt=DIR/x` or a unix:// socket too), not one naming a sibling', async () => {
     const dir = join(base, 'slim-bench-engine-pid1-aaaaaa');
     const inside = sleeper(`${dir}/data`);
     const withOption = sleeper(`--data-root=${dir}/data`);
+    // `podman system service unix://DIR/podman.sock`
+    const socket = sleeper(`unix://${dir}/podman.sock`);
     const sibling = sleeper(`${dir}x/data`);
     try {
       const found = await processesUsing(dir);
-      assert.ok(found.includes(inside) && found.includes(withOption), `${found} has ${inside} and ${withOption}`);
+      assert.ok(found.includes(inside) && found.includes(withOption) && found.includes(socket), `${found} has ${inside}, ${withOption} and ${socket}`);
       assert.ok(!found.includes(sibling));
       assert.ok(!found.includes(process.pid));
     } finally {
-      await stopProcesses([inside, withOption, sibling], 2000);
+      await stopProcesses([inside, withOption, socket, sibling], 2000);
     }
-    assert.ok(![inside, withOption, sibling].some(processAlive));
+    assert.ok(![inside, withOption, socket, sibling].some(processAlive));
   });
 
   test('stopProcesses kills what ignores SIGTERM after the grace period', async () => {
