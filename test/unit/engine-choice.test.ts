@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { describeEngine, engineName, podmanServiceCommand, podmanSocketCandidates, selectEngine } from '../../src/docker/engine.js';
+import { podmanConfigFiles } from '../../src/bench/podman-engine.js';
 import { parseProcLimits, podmanUlimits, PODMAN_NPROC_CEILING } from '../../src/docker/process-limits.js';
 
 const LIMITS = `Limit                     Soft Limit           Hard Limit           Units     
@@ -62,5 +63,25 @@ describe('choosing the engine', () => {
   test('the start command names the socket slim looked at', () => {
     assert.match(podmanServiceCommand('/run/podman/podman.sock'), /^mkdir -p \/run\/podman && podman system service --time=0 unix:\/\/\/run\/podman\/podman.sock/);
     assert.match(podmanServiceCommand('/run/user/1000/podman/podman.sock'), /systemctl --user start podman.socket/);
+  });
+});
+
+describe("the bench's throwaway Podman", () => {
+  test('shares nothing with the host\'s Podman: file locks, state, store and networks in its own directory', () => {
+    const files = podmanConfigFiles('/tmp/slim-bench-podman-x', 'overlay', ['127.0.0.1:5000']);
+    assert.match(files['containers.conf']!, /^lock_type = "file"$/m);
+    for (const key of ['tmp_dir', 'static_dir', 'volume_path', 'network_config_dir']) {
+      assert.match(files['containers.conf']!, new RegExp(`^${key} = "/tmp/slim-bench-podman-x/`, 'm'), key);
+    }
+    assert.match(files['storage.conf']!, /^graphroot = "\/tmp\/slim-bench-podman-x\/storage"$/m);
+    assert.match(files['storage.conf']!, /^runroot = "\/tmp\/slim-bench-podman-x\/run"$/m);
+    assert.match(files['storage.conf']!, /^driver = "overlay"$/m);
+  });
+
+  test('trusts only the bench registry over plain HTTP, and resolves no short name elsewhere', () => {
+    const text = podmanConfigFiles('/d', 'vfs', ['198.18.0.2:5000'])['registries.conf']!;
+    assert.match(text, /^unqualified-search-registries = \[\]$/m);
+    assert.match(text, /\[\[registry\]\]\nlocation = "198\.18\.0\.2:5000"\ninsecure = true/);
+    assert.equal(text.match(/\[\[registry\]\]/g)?.length, 1);
   });
 });
