@@ -260,16 +260,17 @@ function buildProgram(): Command {
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'markdown']).default('table'))
     .action(async (images: string[], options: BenchFlags) => {
       const format = formatOf(options);
-      const node = options.node ?? (await defaultBenchNode());
       if (options.fleet !== undefined) {
         if (images.length > 0 || options.record) throw usageError('--fleet takes the images and recordings from the fleet file: give no IMAGE and no --record');
         if (options.baseline || options.failIf.length) throw usageError('--baseline and --fail-if compare single-image reports; they do not apply to --fleet');
         if (options.warmRounds !== undefined) throw usageError('--warm-rounds applies to ORIGINAL [SLIM]; --fleet times each function warm once per sequence');
+        const node = options.node ?? (await defaultBenchNode());
         const report = await fleetBenchCommand(options.fleet, { rounds: options.rounds ?? 3, node, bandwidth: options.bandwidth, registry: options.registry, updateFrom: options.updateFrom, reportOut: options.reportOut, log: progressLog });
         writeReport(format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : format === 'markdown' ? renderFleetBenchMarkdown(report) : renderFleetBenchText(report), format);
         return;
       }
       if (!options.record) throw usageError("required option '--record <file>' not specified");
+      const node = options.node ?? (await defaultBenchNode());
       const report = await benchCommand(images, {
         recordingFile: options.record,
         node,

@@ -127,9 +127,10 @@ export async function startBenchEngine(options: { seccompProfile?: string } = {}
     const proc = spawn('dockerd', args, { stdio: ['ignore', log.fd, log.fd], detached: true });
     child = proc;
     proc.unref();
-    await log.close();
+    // before any await: a missing binary's ENOENT comes as an 'error' event on the next tick
     let spawnError: Error | undefined;
     proc.once('error', (err) => (spawnError = err));
+    await log.close();
     const deadline = Date.now() + 30_000;
     for (;;) {
       if (await ping(socket)) return undefined;

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import Docker from 'dockerode';
@@ -37,9 +37,11 @@ const toml = (value: string) => JSON.stringify(value);
  * directory, so it shares nothing with the host's Podman, not even its shared-memory locks),
  * storage.conf (an empty image store), and registries.conf (the bench registry over plain HTTP).
  */
-export function podmanConfigFiles(dir: string, driver: 'overlay' | 'vfs', insecureRegistries: string[]): Record<string, string> {
+export function podmanConfigFiles(dir: string, driver: 'overlay' | 'vfs', insecureRegistries: string[], seccompProfile?: string): Record<string, string> {
   return {
     'containers.conf': [
+      // the default profile for its containers, as a host configured with seccomp_profile has
+      ...(seccompProfile ? ['[containers]', `seccomp_profile = ${toml(seccompProfile)}`] : []),
       '[engine]',
       'lock_type = "file"',
       'events_logger = "file"',
@@ -65,7 +67,7 @@ export function podmanConfigFiles(dir: string, driver: 'overlay' | 'vfs', insecu
  * through it start with no layer of the image while the host's Podman and its images stay untouched.
  * It trusts `registry` over plain HTTP, as the bench's registry is.
  */
-export async function startBenchPodman(registry: string): Promise<BenchPodman> {
+export async function startBenchPodman(registry: string, options: { seccompProfile?: string } = {}): Promise<BenchPodman> {
   const dir = await makeTempDir('bench-podman');
   const socket = join(dir.path, 'podman.sock');
   if (socket.length > 100) {
@@ -87,8 +89,12 @@ export async function startBenchPodman(registry: string): Promise<BenchPodman> {
   });
 
   const start = async (driver: 'overlay' | 'vfs'): Promise<string | undefined> => {
-    for (const sub of ['storage', 'run', 'tmp', 'volumes', 'networks']) await mkdir(join(dir.path, sub), { recursive: true });
-    const files = podmanConfigFiles(dir.path, driver, [registry]);
+    // a retry on vfs starts from nothing: libpod's database remembers the driver the first attempt chose
+    for (const sub of ['storage', 'run', 'tmp', 'volumes', 'networks']) {
+      await rm(join(dir.path, sub), { recursive: true, force: true });
+      await mkdir(join(dir.path, sub), { recursive: true });
+    }
+    const files = podmanConfigFiles(dir.path, driver, [registry], options.seccompProfile);
     for (const [name, text] of Object.entries(files)) await writeFile(join(dir.path, name), text);
     const log = await open(logFile, 'a');
     const env = {
@@ -101,9 +107,10 @@ export async function startBenchPodman(registry: string): Promise<BenchPodman> {
     const proc = spawn('podman', ['system', 'service', '--time=0', `unix://${socket}`], { env, stdio: ['ignore', log.fd, log.fd], detached: true });
     child = proc;
     proc.unref();
-    await log.close();
+    // before any await: a missing binary's ENOENT comes as an 'error' event on the next tick
     let spawnError: Error | undefined;
     proc.once('error', (err) => (spawnError = err));
+    await log.close();
     const deadline = Date.now() + 30_000;
     for (;;) {
       if (await ping(socket)) return undefined;

@@ -10,7 +10,7 @@ import type { HttpResponse } from '../recording/http-client.js';
 import type { RecordedRequest, Recording } from '../recording/types.js';
 import { openEndpoint, type FunctionEndpoint, type RunningFunction } from '../platform/endpoint.js';
 import { engineKind, engineName, requireEngine } from './engine.js';
-import { ownLimitsText, podmanUlimits } from './process-limits.js';
+import { podmanServiceLimitsText, podmanUlimits } from './process-limits.js';
 
 export const TEMPORARY_LABEL = 'slim.temporary';
 const OWNER_PID_LABEL = 'slim.pid';
@@ -49,8 +49,14 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** True when the engine has a default bridge; on these machines it has none and containers share the host network. */
+/**
+ * True when functions run on the engine's default bridge, published to 127.0.0.1: only on a dockerd that
+ * has one. On these machines dockerd has none and containers share the host network. Podman always lists
+ * a "bridge" (its own default network, 10.88.0.0/16, which every install brings and nobody configured),
+ * so on Podman functions share the host network too, as the bench node and Lambda's Runtime API need.
+ */
 export async function engineHasBridge(engine: Docker): Promise<boolean> {
+  if ((await engineKind(engine)) === 'podman') return false;
   const networks = await engine.listNetworks({ filters: { name: ['bridge'] } });
   return networks.some((n) => n.Name === 'bridge' && n.Driver === 'bridge');
 }
@@ -115,7 +121,7 @@ export class FunctionContainer implements RunningFunction {
   static async start(spec: FunctionRunSpec): Promise<FunctionContainer> {
     const engine = spec.engine ?? (await requireEngine());
     const info = await engine.getImage(spec.image).inspect().catch((err: { statusCode?: number }) => {
-      if (err.statusCode === 404) throw inputError(`image ${spec.image} not found in ${engineName()}`);
+      if (err.statusCode === 404) throw inputError(`image ${spec.image} not found in ${engineName(engine)}`);
       throw err;
     });
     const asArray = (v: string | string[] | null | undefined) => (typeof v === 'string' ? [v] : v);
@@ -171,7 +177,7 @@ export class FunctionContainer implements RunningFunction {
             Binds: wrapped?.binds,
             CapAdd: wrapped?.capAdd,
             SecurityOpt: seccomp === undefined ? undefined : [`seccomp=${seccomp}`],
-            Ulimits: podman ? podmanUlimits(ownLimitsText()) : undefined,
+            Ulimits: podman ? podmanUlimits(podmanServiceLimitsText((engine.modem as { socketPath?: string }).socketPath)) : undefined,
             AutoRemove: false,
           },
         })

@@ -22,7 +22,7 @@ export async function readFromDaemon(reference: string): Promise<Image> {
   } catch (err) {
     if (isEngineUnreachable(err)) throw engineUnreachableError(err);
     if ((err as { statusCode?: number }).statusCode === 404) {
-      throw inputError(`image ${reference} not found in ${engineName()}`, 'check `docker images`, or pass a docker-archive:PATH or oci:PATH');
+      throw inputError(`image ${reference} not found in ${engineName(engine)}`, `check \`${engineName(engine) === 'Podman' ? 'podman' : 'docker'} images\`, or pass a docker-archive:PATH or oci:PATH`);
     }
     throw new SlimError(`cannot inspect image ${reference}: ${(err as Error).message}`);
   }

@@ -1,18 +1,25 @@
 import { readFileSync } from 'node:fs';
 import type Docker from 'dockerode';
-import { engineName } from '../docker/engine.js';
+import { engineKind, engineName } from '../docker/engine.js';
 import { environmentError, type SlimError } from '../errors.js';
 
 /** strace's own words when the kernel refuses it ptrace (EPERM on PTRACE_TRACEME, _SEIZE, _ATTACH, _SETOPTIONS). */
-const REFUSED = /^.*\bPTRACE_[A-Z_]+\b.*: Operation not permitted$/m;
+const REFUSED = /^.*\bPTRACE_[A-Z_]+\b.*: Operation not permitted$/gm;
 
-/** The line of the container's output where strace says it may not trace, if it says so. */
+/**
+ * The line of the container's output where strace says it may not trace, if it says so: its fatal
+ * `ptrace(PTRACE_...)` line rather than the probe (`test_ptrace_get_syscall_info`) before it.
+ */
 export function ptraceRefusal(logs: string): string | undefined {
-  return REFUSED.exec(logs)?.[0]?.trim();
+  const lines = [...logs.matchAll(REFUSED)].map((m) => m[0].trim());
+  return lines.find((l) => /\bptrace\(PTRACE_/.test(l)) ?? lines[0];
 }
 
 /** What the engine reports of its confinement: `name=seccomp,profile=default`, `name=apparmor`, `name=selinux`. */
 export interface EngineSecurity {
+  /** false when the engine did not say (its /info failed): then every piece is named */
+  known: boolean;
+  /** "default" (dockerd's built-in), or a path; undefined when containers run without seccomp */
   seccompProfile?: string;
   apparmor: boolean;
   selinux: boolean;
@@ -23,6 +30,7 @@ export function parseSecurityOptions(options: string[]): EngineSecurity {
   const named = (name: string) => options.find((o) => o.split(',').includes(`name=${name}`));
   const seccomp = named('seccomp');
   return {
+    known: true,
     seccompProfile: seccomp?.split(',').find((f) => f.startsWith('profile='))?.slice('profile='.length),
     apparmor: named('apparmor') !== undefined,
     selinux: named('selinux') !== undefined,
@@ -52,8 +60,11 @@ export function ptraceRefusedError(straceSaid: string, security: EngineSecurity,
   if (scope === 3) {
     return environmentError(`the kernel forbids ptrace to every process (kernel.yama.ptrace_scope = 3), so slim cannot trace the function (${said})`, 'the setting holds until a reboot: boot with kernel.yama.ptrace_scope at 2 or lower (/etc/sysctl.d), then trace again');
   }
+  if (!security.known) {
+    return environmentError(`ptrace is refused inside ${engine}'s containers, so slim cannot trace the function (${said})`, 'check the engine\'s default seccomp profile (it must allow ptrace), kernel.yama.ptrace_scope (at most 2), and any AppArmor or SELinux policy for containers');
+  }
   const profile = security.seccompProfile;
-  if (profile && profile !== 'default' && profile !== 'builtin' && !profile.endsWith('/containers/seccomp.json')) {
+  if (profile && !DEFAULT_PROFILES.has(profile)) {
     return environmentError(`${engine} runs containers under the seccomp profile ${profile}, which refuses ptrace, so slim cannot trace the function (${said})`, 'allow ptrace in that profile, or start the engine with its default profile (dockerd: drop "seccomp-profile" from daemon.json; Podman: seccomp_profile in containers.conf)');
   }
   if (!profile) {
@@ -64,8 +75,45 @@ export function ptraceRefusedError(straceSaid: string, security: EngineSecurity,
   return environmentError(`ptrace is refused inside ${engine}'s containers although slim adds CAP_SYS_PTRACE and the default seccomp profile allows it: the ${where} denies it (${said})`, `allow ptrace for the container's processes in the ${where}${scope === undefined ? '' : `, and check kernel.yama.ptrace_scope (${scope})`}`);
 }
 
+/** dockerd's built-in profile, and the one Podman ships in containers-common. */
+const DEFAULT_PROFILES = new Set(['default', 'builtin', '/usr/share/containers/seccomp.json']);
+
+interface LibpodSecurity {
+  seccompEnabled?: boolean;
+  seccompProfilePath?: string;
+  apparmorEnabled?: boolean;
+  selinuxEnabled?: boolean;
+  rootless?: boolean;
+}
+
+/** Podman's compat /info always says `profile=default`; its own /libpod/info names the profile file. */
+function libpodSecurity(engine: Docker): Promise<EngineSecurity | undefined> {
+  return new Promise((resolve) => {
+    engine.modem.dial({ path: '/v4.0.0/libpod/info', method: 'GET', statusCodes: { 200: true }, options: {} }, (err: unknown, data: unknown) => {
+      const security = (data as { host?: { security?: LibpodSecurity } } | undefined)?.host?.security;
+      if (err || !security) return resolve(undefined);
+      resolve({
+        known: true,
+        seccompProfile: security.seccompEnabled === false ? undefined : (security.seccompProfilePath || 'default'),
+        apparmor: Boolean(security.apparmorEnabled),
+        selinux: Boolean(security.selinuxEnabled),
+        rootless: Boolean(security.rootless),
+      });
+    });
+  });
+}
+
+export async function engineSecurity(engine: Docker): Promise<EngineSecurity> {
+  if ((await engineKind(engine).catch(() => 'docker')) === 'podman') {
+    const libpod = await libpodSecurity(engine);
+    if (libpod) return libpod;
+  }
+  const info = (await engine.info().catch(() => undefined)) as { SecurityOptions?: string[] } | undefined;
+  if (!info?.SecurityOptions) return { known: false, apparmor: false, selinux: false, rootless: false };
+  return parseSecurityOptions(info.SecurityOptions);
+}
+
 /** Reads the engine's confinement and names the missing piece (see ptraceRefusedError). */
 export async function explainPtraceRefusal(engine: Docker, straceSaid: string): Promise<SlimError> {
-  const info = (await engine.info().catch(() => ({}))) as { SecurityOptions?: string[] };
-  return ptraceRefusedError(straceSaid, parseSecurityOptions(info.SecurityOptions ?? ['name=seccomp,profile=default']), yamaScope());
+  return ptraceRefusedError(straceSaid, await engineSecurity(engine), yamaScope());
 }

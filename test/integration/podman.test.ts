@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { BenchReport } from '../../src/bench/bench-report.js';
+import { processAlive } from '../../src/host-processes.js';
 import type { BuildReport } from '../../src/build/report.js';
 import { CLI, engineOrSkip, imageId, listDir, NODE_EXPRESS, REPO, requireFixture, run, slim, tempDir } from './support.js';
 
@@ -38,6 +39,24 @@ async function loadIntoPodman(reference: string): Promise<string> {
   }
   assert.equal(await podmanImageId(reference), id, `${reference} is in Podman with dockerd's image ID`);
   return id;
+}
+
+/** Waits until the bench's Podman node (under `tmp`) runs a function, and returns the function's host pid. */
+async function nodeFunctionPid(tmp: string): Promise<number> {
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    const dir = (await listDir(tmp)).find((d) => d.startsWith('slim-bench-podman-'));
+    if (dir) {
+      const host = ['-H', `unix://${join(tmp, dir, 'podman.sock')}`];
+      const id = (await run('docker', [...host, 'ps', '-q']).catch(() => ({ stdout: '' }))).stdout.trim().split('\n')[0];
+      if (id) {
+        const pid = Number((await run('docker', [...host, 'inspect', '--format', '{{.State.Pid}}', id]).catch(() => ({ stdout: '0' }))).stdout.trim());
+        if (pid > 0) return pid;
+      }
+    }
+    assert.ok(Date.now() < deadline, 'the Podman node never ran a function');
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 describe('slim on Podman: node-express end to end through its Docker-compatible API', () => {
@@ -114,20 +133,10 @@ describe('slim on Podman: node-express end to end through its Docker-compatible 
       let stderr = '';
       child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
       const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-      const node = async () => (await listDir(slimTmp.path)).find((d) => d.startsWith('slim-bench-podman-'));
-      const running = async () => {
-        const dir = await node();
-        if (!dir) return 0;
-        const listed = await run('docker', ['-H', `unix://${join(slimTmp.path, dir, 'podman.sock')}`, 'ps', '-q']).catch(() => ({ stdout: '' }));
-        return listed.stdout.split('\n').filter(Boolean).length;
-      };
-      const deadline = Date.now() + 180_000;
-      while ((await running()) === 0) {
-        assert.ok(Date.now() < deadline, `the Podman node never ran a function: ${stderr}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      const functionPid = await nodeFunctionPid(slimTmp.path);
       child.kill('SIGINT');
       assert.equal(await exited, 130, stderr);
+      assert.equal(processAlive(functionPid), false, 'the function the node was running is gone');
       const left = (await run('pgrep', ['-af', slimTmp.path]).catch(() => ({ stdout: '' }))).stdout.trim();
       assert.equal(left, '', 'no podman service or conmon of the node is left');
       const mounts = (await readFile('/proc/mounts', 'utf8')).split('\n').filter((l) => l.includes(slimTmp.path));
@@ -146,14 +155,7 @@ describe('slim on Podman: node-express end to end through its Docker-compatible 
       const env = { ...process.env, SLIM_TMPDIR: slimTmp.path };
       const child = spawn(process.execPath, [CLI, '--engine', 'podman', 'bench', NODE_EXPRESS, '--record', RECORDING, '--rounds', '2'], { env, stdio: 'ignore' });
       const exited = new Promise((resolve) => child.on('exit', resolve));
-      const deadline = Date.now() + 180_000;
-      for (;;) {
-        const dir = (await listDir(slimTmp.path)).find((d) => d.startsWith('slim-bench-podman-'));
-        const listed = dir ? await run('docker', ['-H', `unix://${join(slimTmp.path, dir, 'podman.sock')}`, 'ps', '-q']).catch(() => ({ stdout: '' })) : { stdout: '' };
-        if (listed.stdout.trim()) break;
-        assert.ok(Date.now() < deadline, 'the Podman node never ran a function');
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      const functionPid = await nodeFunctionPid(slimTmp.path);
       child.kill('SIGKILL');
       await exited;
       const next = await slim(['--engine', 'podman', 'analyze', NODE_EXPRESS, '--format', 'json'], env);
@@ -161,6 +163,7 @@ describe('slim on Podman: node-express end to end through its Docker-compatible 
       assert.match(next.stderr, /stopped podman(, conmon)? left running by a killed slim/);
       const left = (await run('pgrep', ['-af', slimTmp.path]).catch(() => ({ stdout: '' }))).stdout.trim();
       assert.equal(left, '', 'no podman service, conmon or registry of the killed bench is left');
+      assert.equal(processAlive(functionPid), false, 'nor the function the node was running');
       assert.deepEqual(await listDir(slimTmp.path), []);
     } finally {
       await slimTmp.remove();

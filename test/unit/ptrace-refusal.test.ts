@@ -14,19 +14,22 @@ const DEFAULT = parseSecurityOptions(['name=seccomp,profile=default']);
 
 describe('ptrace refused inside the container', () => {
   test('finds strace\'s refusal in the logs, and nothing in a function\'s ordinary failure', () => {
-    assert.equal(ptraceRefusal(REFUSED_LOGS), '/.slim-sensor/strace: test_ptrace_get_syscall_info: PTRACE_TRACEME: Operation not permitted');
+    assert.equal(ptraceRefusal(REFUSED_LOGS), '/.slim-sensor/strace: ptrace(PTRACE_TRACEME, ...): Operation not permitted', 'the fatal line, not the probe');
+    assert.equal(ptraceRefusal('strace: attach: ptrace(PTRACE_SEIZE, 7): Operation not permitted\n'), 'strace: attach: ptrace(PTRACE_SEIZE, 7): Operation not permitted');
+    assert.equal(ptraceRefusal('x: PTRACE_SETOPTIONS: Operation not permitted\n'), 'x: PTRACE_SETOPTIONS: Operation not permitted');
     assert.equal(ptraceRefusal('Error: listen EADDRINUSE: address already in use 0.0.0.0:9000\n'), undefined);
     assert.equal(ptraceRefusal("open('/data'): Operation not permitted\n"), undefined);
   });
 
   test('reads the engine\'s security options', () => {
     assert.deepEqual(parseSecurityOptions(['name=apparmor', 'name=seccomp,profile=/etc/docker/strict.json', 'name=cgroupns']), {
+      known: true,
       seccompProfile: '/etc/docker/strict.json',
       apparmor: true,
       selinux: false,
       rootless: false,
     });
-    assert.deepEqual(parseSecurityOptions(['name=selinux', 'name=rootless']), { seccompProfile: undefined, apparmor: false, selinux: true, rootless: true });
+    assert.deepEqual(parseSecurityOptions(['name=selinux', 'name=rootless']), { known: true, seccompProfile: undefined, apparmor: false, selinux: true, rootless: true });
   });
 
   test('Yama at 3 is named first: nothing else can help until a reboot', () => {
@@ -43,9 +46,19 @@ describe('ptrace refused inside the container', () => {
     assert.match(err.message, /strace said: strace: PTRACE_TRACEME/);
   });
 
-  test('Podman\'s default profile file is a default, not a custom one', () => {
-    const err = ptraceRefusedError('x: PTRACE_SEIZE: Operation not permitted', parseSecurityOptions(['name=seccomp,profile=/usr/share/containers/seccomp.json', 'name=selinux']), undefined);
-    assert.match(err.message, /SELinux policy for containers denies it/);
+  test('Podman\'s shipped profile (as /libpod/info names it) is a default; another file is custom', () => {
+    const podman = { known: true, apparmor: false, selinux: true, rootless: false };
+    const shipped = ptraceRefusedError('x: PTRACE_SEIZE: Operation not permitted', { ...podman, seccompProfile: '/usr/share/containers/seccomp.json' }, undefined);
+    assert.match(shipped.message, /SELinux policy for containers denies it/);
+    const custom = ptraceRefusedError('x: PTRACE_SEIZE: Operation not permitted', { ...podman, seccompProfile: '/etc/containers/seccomp.json' }, undefined);
+    assert.match(custom.message, /seccomp profile \/etc\/containers\/seccomp\.json, which refuses ptrace/);
+  });
+
+  test('when the engine does not say how it confines containers, every piece is named and none is blamed', () => {
+    const err = ptraceRefusedError('x: PTRACE_TRACEME: Operation not permitted', { known: false, apparmor: false, selinux: false, rootless: false }, 1);
+    assert.equal(err.exitCode, ExitCode.environment);
+    assert.match(err.hint ?? '', /seccomp profile .*kernel\.yama\.ptrace_scope .*AppArmor or SELinux/);
+    assert.doesNotMatch(err.message, /denies it/);
   });
 
   test('with the default profile, the security module is blamed', () => {
