@@ -1,8 +1,7 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, open, readdir, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
@@ -10,6 +9,7 @@ import { makeTempDir, onCleanup } from '../cleanup.js';
 import { environmentError, SlimError } from '../errors.js';
 import { logTail, unmountUnder } from '../host-processes.js';
 import { engineImageOps, type EngineImageOps } from './engine-image-ops.js';
+import { startEngineDaemon } from './engine-daemon.js';
 import { terminate } from './registry.js';
 
 export type { PullResult } from './engine-image-ops.js';
@@ -30,18 +30,6 @@ export interface BenchEngine extends EngineImageOps {
   /** true when any image layer is stored in this engine */
   hasLayers(): Promise<boolean>;
   stop(): Promise<void>;
-}
-
-function ping(socketPath: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = request({ socketPath, path: '/_ping', timeout: 1000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    });
-    req.on('error', () => resolve(false));
-    req.on('timeout', () => req.destroy());
-    req.end();
-  });
 }
 
 /** Chain IDs of the image's layers: the names of the directories dockerd's layer store keeps them under. */
@@ -105,7 +93,6 @@ export async function startBenchEngine(options: { seccompProfile?: string } = {}
   });
 
   const start = async (driver: 'overlay2' | 'vfs'): Promise<string | undefined> => {
-    const log = await open(logFile, 'a');
     const args = [
       '--config-file', join(dir.path, 'daemon.json'),
       '--data-root', dataRoot,
@@ -123,30 +110,17 @@ export async function startBenchEngine(options: { seccompProfile?: string } = {}
       ...(options.seccompProfile ? ['--seccomp-profile', options.seccompProfile] : []),
       '--shutdown-timeout', '2',
     ];
-    // its own process group, so Ctrl-C reaches slim, whose cleanup stops it after whatever uses it
-    const proc = spawn('dockerd', args, { stdio: ['ignore', log.fd, log.fd], detached: true });
-    child = proc;
-    proc.unref();
-    // before any await: a missing binary's ENOENT comes as an 'error' event on the next tick
-    let spawnError: Error | undefined;
-    proc.once('error', (err) => (spawnError = err));
-    await log.close();
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      if (await ping(socket)) return undefined;
-      if (spawnError) {
-        const missing = (spawnError as NodeJS.ErrnoException).code === 'ENOENT';
-        await stop();
-        if (missing) throw environmentError('dockerd is not installed', 'apt-get install docker.io');
-        throw spawnError;
-      }
-      if (proc.exitCode !== null) return `exited with code ${proc.exitCode}`;
-      if (Date.now() > deadline) {
-        await terminate(proc, 10_000);
-        return 'did not answer /_ping within 30 s';
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    return startEngineDaemon({
+      command: 'dockerd',
+      args,
+      logFile,
+      socket,
+      spawned: (proc) => (child = proc),
+      notInstalled: { message: 'dockerd is not installed', hint: 'apt-get install docker.io' },
+    }).catch(async (err: unknown) => {
+      await stop();
+      throw err;
+    });
   };
 
   let storageDriver: 'overlay2' | 'vfs' = 'overlay2';

@@ -1,12 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
+import type { ChildProcess } from 'node:child_process';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { makeTempDir, onCleanup } from '../cleanup.js';
 import { environmentError, SlimError } from '../errors.js';
 import { logTail, unmountUnder } from '../host-processes.js';
 import { engineImageOps, type EngineImageOps } from './engine-image-ops.js';
+import { startEngineDaemon } from './engine-daemon.js';
 import { terminate } from './registry.js';
 
 export interface BenchPodman extends EngineImageOps {
@@ -15,18 +15,6 @@ export interface BenchPodman extends EngineImageOps {
   storageDriver: 'overlay' | 'vfs';
   version: string;
   stop(): Promise<void>;
-}
-
-function ping(socketPath: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = request({ socketPath, path: '/_ping', timeout: 1000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    });
-    req.on('error', () => resolve(false));
-    req.on('timeout', () => req.destroy());
-    req.end();
-  });
 }
 
 /** TOML basic strings: the paths are slim's own temporary directories, but quote them properly anyway. */
@@ -96,37 +84,23 @@ export async function startBenchPodman(registry: string, options: { seccompProfi
     }
     const files = podmanConfigFiles(dir.path, driver, [registry], options.seccompProfile);
     for (const [name, text] of Object.entries(files)) await writeFile(join(dir.path, name), text);
-    const log = await open(logFile, 'a');
-    const env = {
-      ...process.env,
-      CONTAINERS_CONF: join(dir.path, 'containers.conf'),
-      CONTAINERS_STORAGE_CONF: join(dir.path, 'storage.conf'),
-      CONTAINERS_REGISTRIES_CONF: join(dir.path, 'registries.conf'),
-    };
-    // its own process group, so Ctrl-C reaches slim, whose cleanup stops it after whatever uses it
-    const proc = spawn('podman', ['system', 'service', '--time=0', `unix://${socket}`], { env, stdio: ['ignore', log.fd, log.fd], detached: true });
-    child = proc;
-    proc.unref();
-    // before any await: a missing binary's ENOENT comes as an 'error' event on the next tick
-    let spawnError: Error | undefined;
-    proc.once('error', (err) => (spawnError = err));
-    await log.close();
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      if (await ping(socket)) return undefined;
-      if (spawnError) {
-        const missing = (spawnError as NodeJS.ErrnoException).code === 'ENOENT';
-        await stop();
-        if (missing) throw environmentError('podman is not installed', 'apt-get install podman (or dnf install podman), or bench on --node docker or containerd');
-        throw spawnError;
-      }
-      if (proc.exitCode !== null) return `exited with code ${proc.exitCode}`;
-      if (Date.now() > deadline) {
-        await terminate(proc, 10_000);
-        return 'did not answer /_ping within 30 s';
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    return startEngineDaemon({
+      command: 'podman',
+      args: ['system', 'service', '--time=0', `unix://${socket}`],
+      env: {
+        ...process.env,
+        CONTAINERS_CONF: join(dir.path, 'containers.conf'),
+        CONTAINERS_STORAGE_CONF: join(dir.path, 'storage.conf'),
+        CONTAINERS_REGISTRIES_CONF: join(dir.path, 'registries.conf'),
+      },
+      logFile,
+      socket,
+      spawned: (proc) => (child = proc),
+      notInstalled: { message: 'podman is not installed', hint: 'apt-get install podman (or dnf install podman), or bench on --node docker or containerd' },
+    }).catch(async (err: unknown) => {
+      await stop();
+      throw err;
+    });
   };
 
   let storageDriver: 'overlay' | 'vfs' = 'overlay';

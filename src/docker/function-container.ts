@@ -52,7 +52,7 @@ export function freePort(): Promise<number> {
 /**
  * True when functions run on the engine's default bridge, published to 127.0.0.1: only on a dockerd that
  * has one. On these machines dockerd has none and containers share the host network. Podman always lists
- * a "bridge" (its own default network, 10.88.0.0/16, which every install brings and nobody configured),
+ * a "bridge" (its own default network on a private subnet, which every install brings and nobody configured),
  * so on Podman functions share the host network too, as the bench node and Lambda's Runtime API need.
  */
 export async function engineHasBridge(engine: Docker): Promise<boolean> {

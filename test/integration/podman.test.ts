@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import type { BenchReport } from '../../src/bench/bench-report.js';
 import { processAlive } from '../../src/host-processes.js';
 import type { BuildReport } from '../../src/build/report.js';
-import { CLI, engineOrSkip, imageId, listDir, NODE_EXPRESS, REPO, requireFixture, run, slim, tempDir } from './support.js';
+import { CLI, engineOrSkip, imageId, listDir, NODE_EXPRESS, REPO, requireFixture, run, slim, startRecording, tempDir } from './support.js';
 
 const RECORDING = join(REPO, 'fixtures/node-express/recording.json');
 const PODMAN_SOCKET = '/run/podman/podman.sock';
@@ -173,25 +173,11 @@ describe('slim on Podman: node-express end to end through its Docker-compatible 
   test('record runs the function on Podman', async (t) => {
     if (!ready) return t.skip('no Podman');
     const output = join(work.path, 'recorded.json');
-    const child = spawn(process.execPath, [CLI, '--engine', 'podman', 'record', NODE_EXPRESS, '-o', output, '--duration', '60'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    const address = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`slim record never became ready: ${stderr}`)), 60_000);
-      child.stderr.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-        const match = /send requests to (http:\/\/127\.0\.0\.1:\d+)\//.exec(stderr);
-        if (match) {
-          clearTimeout(timer);
-          resolve(match[1]!);
-        }
-      });
-      void exited.then((code) => reject(new Error(`slim record exited with ${code}: ${stderr}`)));
-    });
+    const { child, address, exited, stderr } = await startRecording(['--engine', 'podman', 'record', NODE_EXPRESS, '-o', output, '--duration', '60']);
     const { stdout } = await run('curl', ['-s', '-w', ' %{http_code}', `${address}/health`]);
     assert.match(stdout, / 200$/);
     child.kill('SIGINT');
-    assert.equal(await exited, 0, stderr);
+    assert.equal(await exited, 0, stderr());
     const recording = JSON.parse(await readFile(output, 'utf8')) as { steps: Array<{ request?: { path: string } }> };
     assert.deepEqual(recording.steps.map((s) => s.request?.path), ['/health']);
   });

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { runAllCleanups } from '../../src/cleanup.js';
 import { FunctionContainer } from '../../src/docker/function-container.js';
 import { loadRecording } from '../../src/recording/parse.js';
 import { replay } from '../../src/recording/replay.js';
-import { CLI, engineOrSkip, imageIdentity, NODE_EXPRESS, requireFixture, run, tempDir } from './support.js';
+import { CLI, engineOrSkip, imageIdentity, NODE_EXPRESS, requireFixture, run, startRecording, tempDir } from './support.js';
 
 async function curl(args: string[]): Promise<{ status: number; body: string }> {
   const { stdout } = await run('curl', ['-s', '-w', '\n%{http_code}', ...args]);
@@ -37,20 +36,7 @@ describe('slim record', () => {
   test('captures a curl session into a recording that replays identically', async (t) => {
     if (!ready) return t.skip('no engine');
     const output = join(work.path, 'recorded.json');
-    const child = spawn(process.execPath, [CLI, 'record', NODE_EXPRESS, '-o', output], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    const address = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`slim record never became ready: ${stderr}`)), 60_000);
-      child.stderr.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-        const match = /send requests to (http:\/\/127\.0\.0\.1:\d+)\//.exec(stderr);
-        if (match) {
-          clearTimeout(timer);
-          resolve(match[1]!);
-        }
-      });
-      child.on('exit', (code) => reject(new Error(`slim record exited with ${code}: ${stderr}`)));
-    });
+    const { child, address, exited, stderr } = await startRecording(['record', NODE_EXPRESS, '-o', output]);
     const seen = [
       await curl([`${address}/health`]),
       await curl(['-X', 'POST', '-H', 'content-type: application/json', '-d', '{"orders":[{"sku":"a","qty":2,"price":1.5},{"sku":"b","qty":1,"price":4}]}', `${address}/invoke`]),
@@ -58,10 +44,9 @@ describe('slim record', () => {
       await curl([`${address}/missing`]),
     ];
     assert.deepEqual(seen.map((s) => s.status), [200, 200, 400, 404]);
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     child.kill('SIGINT');
-    assert.equal(await exited, 0, stderr);
-    assert.match(stderr, /wrote 4 requests to /);
+    assert.equal(await exited, 0, stderr());
+    assert.match(stderr(), /wrote 4 requests to /);
 
     const recording = await loadRecording(output);
     assert.deepEqual(recording.requests.map((r) => `${r.method} ${r.path} ${r.expectStatus}`), [

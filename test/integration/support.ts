@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,4 +73,27 @@ export async function tempDir(name: string): Promise<{ path: string; remove(): P
 
 export async function listDir(path: string): Promise<string[]> {
   return (await readdir(path)).sort();
+}
+
+/**
+ * `slim record ARGS` as a child process: resolves once its proxy is up, with the proxy's address, its
+ * exit (code) and its stderr so far.
+ */
+export async function startRecording(args: string[]): Promise<{ child: ChildProcess; address: string; exited: Promise<number | null>; stderr(): string }> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  const address = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`slim record never became ready: ${stderr}`)), 60_000);
+    child.stderr!.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      const match = /send requests to (http:\/\/127\.0\.0\.1:\d+)\//.exec(stderr);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    });
+    void exited.then((code) => reject(new Error(`slim record exited with ${code}: ${stderr}`)));
+  });
+  return { child, address, exited, stderr: () => stderr };
 }
