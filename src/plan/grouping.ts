@@ -31,6 +31,8 @@ export interface GroupDecision {
 }
 
 const DEPENDENCY_DIR = /(^|\/)(node_modules|site-packages|dist-packages|vendor|\.venv|bower_components)(\/|$)/;
+/** A web server's document root (Debian's Apache and nginx serve /var/www): site content, not system files. */
+const WEB_ROOT = /^\/var\/www\/./;
 const SYSTEM_PREFIX = /^\/(usr|lib|lib32|lib64|libx32|bin|sbin|etc|var|run)(\/|$)/;
 
 /** Parses `GLOB=GROUP` as given to --group. */
@@ -46,7 +48,8 @@ export function parseGroupOverride(text: string): GroupOverride | undefined {
  * Sorts paths into layers by how often they change, most stable first. The first rule that matches
  * decides: the user's --group globs; files of Debian packages and of the base image's layers are the
  * system; dependency directories (node_modules, site-/dist-packages, vendor) are deps; the working
- * directory and everything outside the system directories is the application.
+ * directory, what no package owns under the web root /var/www, and everything outside the system
+ * directories is the application.
  */
 export function grouper(options: GroupingOptions): (path: string, record: FileRecord) => GroupDecision {
   const overrides = options.overrides.map((o) => ({ ...o, matches: globMatcher(o.glob) }));
@@ -58,6 +61,7 @@ export function grouper(options: GroupingOptions): (path: string, record: FileRe
     if (DEPENDENCY_DIR.test(path)) return { group: 'deps', rule: `dependency directory ${DEPENDENCY_DIR.exec(path)![2]}` };
     if (record.layer < options.baseLayers) return { group: 'system', rule: `base image layer ${record.layer}` };
     if (workingDir && (path === workingDir || path.startsWith(`${workingDir}/`))) return { group: 'app', rule: `working directory ${workingDir}` };
+    if (WEB_ROOT.test(path)) return { group: 'app', rule: 'web server document root /var/www' };
     if (SYSTEM_PREFIX.test(path)) return { group: 'system', rule: 'system directory' };
     return { group: 'app', rule: 'outside the system directories' };
   };

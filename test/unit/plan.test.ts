@@ -395,6 +395,14 @@ describe('grouper', () => {
       assert.deepEqual(decide(p), { group: 'app', rule: 'outside the system directories' }, p);
     }
   });
+
+  test("a site under the web root /var/www is app, unless a package owns it; /var/www itself is system", () => {
+    assert.deepEqual(decide('/var/www/html/index.php'), { group: 'app', rule: 'web server document root /var/www' });
+    assert.deepEqual(decide('/var/www/html/.htaccess'), { group: 'app', rule: 'web server document root /var/www' });
+    assert.deepEqual(decide('/var/www'), { group: 'system', rule: 'system directory' });
+    assert.deepEqual(decide('/var/wwwdata/x'), { group: 'system', rule: 'system directory' });
+    assert.deepEqual(decide('/var/www/html/index.html', { owners: new Map([['/var/www/html/index.html', 'apache2']]) }), { group: 'system', rule: 'Debian package apache2' });
+  });
 });
 
 describe('parseGroupOverride', () => {
