@@ -68,6 +68,8 @@ interface BuildFlags {
   includeExe: string[];
   profileOut?: string;
   seccompOut?: string;
+  jvmJlink?: boolean;
+  jvmAddModules: string[];
   json?: boolean;
   format?: string;
 }
@@ -170,9 +172,15 @@ function buildProgram(): Command {
     .option('--seccomp-out <file>', 'trace every syscall and write a Docker seccomp profile allowing them; verification runs the slim image under it')
     .option('--estargz-record-out <file>', 'write the files the run read, in order, as JSON lines {"path","layerIndex"} (nerdctl image convert --estargz-record-in)')
     .option('--prefetch-list-out <file>', 'write the files the run read, in order, one absolute path per line (for Nydus or SOCI prefetch)')
+    .option('--jvm-jlink', "replace the Java runtime's modules with a jlink'd runtime of only the modules the run used (Debian's openjdk)")
+    .option('--jvm-add-modules <modules>', 'with --jvm-jlink: also link these modules (comma-separated; repeatable)', collect, [])
     .option('--json', 'print JSON (same as --format json)')
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'markdown']).default('table'))
     .action(async (image: string, options: BuildFlags) => {
+      const extraModules = options.jvmAddModules.flatMap((m) => m.split(',')).map((m) => m.trim()).filter(Boolean);
+      if (extraModules.length > 0 && !options.jvmJlink) throw usageError('--jvm-add-modules needs --jvm-jlink');
+      const badModule = extraModules.find((m) => !/^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$/.test(m));
+      if (badModule !== undefined) throw usageError(`--jvm-add-modules: ${JSON.stringify(badModule)} is not a module name`, 'give names such as java.sql,jdk.crypto.ec');
       const groups = options.group.map((g) => {
         const parsed = parseGroupOverride(g);
         if (!parsed) throw usageError(`--group ${g}: use GLOB=system, GLOB=deps or GLOB=app`);
@@ -196,6 +204,7 @@ function buildProgram(): Command {
           compression: options.compression,
           estargzRecordOut: options.estargzRecordOut,
           prefetchListOut: options.prefetchListOut,
+          jvmJlink: options.jvmJlink ? { extraModules } : undefined,
         },
         progressLog,
       );

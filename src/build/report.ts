@@ -29,7 +29,21 @@ export interface BuildReport {
   seccomp: { file: string; syscalls: number } | null;
   /** shells, package managers, setuid/setgid binaries and executables in the original and the slim image */
   attackSurface: AttackSurfaceChange;
+  /** what --jvm-jlink linked in place of the Java runtime's modules (null without it) */
+  jvm: JvmLinkSummary | null;
   warnings: string[];
+}
+
+export interface JvmLinkSummary {
+  javaHome: string;
+  /** the JDK that linked the runtime (Debian package=version) */
+  jdk: string;
+  /** the root modules given to jlink (the profile says why each is there) */
+  modules: string[];
+  /** how many modules the linked runtime holds, with those their `requires` pulled in */
+  linked: number;
+  /** each replaced file's size in the slim image and in the original */
+  replaced: Array<{ path: string; bytes: number; originalBytes: number }>;
 }
 
 export interface VerificationSummary {
@@ -76,6 +90,7 @@ export function buildReport(input: {
   verification: VerifyResult | undefined;
   seccomp: { file: string; syscalls: number } | null;
   attackSurface: AttackSurfaceChange;
+  jvm?: JvmLinkSummary;
   warnings: string[];
 }): BuildReport {
   const { plan, layers } = input;
@@ -108,6 +123,7 @@ export function buildReport(input: {
     verification: verificationSummary(input.verification),
     seccomp: input.seccomp,
     attackSurface: input.attackSurface,
+    jvm: input.jvm ?? null,
     warnings: input.warnings,
   };
 }

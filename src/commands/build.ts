@@ -19,6 +19,9 @@ import { attackSurfaceChange, buildReport, type BuildReport } from '../build/rep
 import { loadUntagged } from '../build/slim-image.js';
 import { defaultSlimTag, refuseOriginalTag, retag } from '../build/slim-tag.js';
 import { verificationError, verifySlim } from '../build/verify-slim.js';
+import { replaceContents } from '../build/replacements.js';
+import { jlinkRuntime, requireJavaRuntime, type JlinkedRuntime } from '../jvm/jlink-runtime.js';
+import { jlinkVerificationError } from '../jvm/jlink-report.js';
 
 export interface BuildOptions extends TraceOptions {
   recordingFile: string;
@@ -36,6 +39,8 @@ export interface BuildOptions extends TraceOptions {
   /** the trace's read order as nerdctl's estargz record (JSON lines) and as a plain list of paths */
   estargzRecordOut?: string;
   prefetchListOut?: string;
+  /** replace the Java runtime's modules with a jlink'd one of the modules the run used */
+  jvmJlink?: { extraModules: string[] };
 }
 
 async function originalCompressedBytes(prepared: PreparedImage): Promise<number> {
@@ -57,11 +62,32 @@ async function writeProfile(file: string, document: unknown): Promise<void> {
 }
 
 /** The audit log --profile-out writes: the trace's, plus each kept path's layer group and the rule that chose it. */
-export async function buildProfileDocument(traced: ImageTrace, prepared: PreparedImage, plan: Plan, recordingFile: string) {
+export async function buildProfileDocument(traced: ImageTrace, prepared: PreparedImage, plan: Plan, recordingFile: string, jvm?: JlinkedRuntime) {
   const { image, index } = prepared;
   const fs = prepared.fs!;
   const groups = [...plan.entries.values()].sort((a, b) => (a.path < b.path ? -1 : 1)).map((e) => ({ path: e.path, group: e.group, rule: e.rule }));
-  return { ...(await profileDocument(traced, index, (path) => fs.contentFile(path), { reference: image.reference, id: image.id }, recordingFile)), groups };
+  // a replaced file is described as the slim image holds it
+  const contentOf = (path: string) => jvm?.replacements.get(path)?.file ?? fs.contentFile(path);
+  const document = { ...(await profileDocument(traced, index, contentOf, { reference: image.reference, id: image.id }, recordingFile)), groups };
+  if (!jvm) return document;
+  const kept = document.kept.map((k) => {
+    const replaced = jvm.replacements.get(k.path);
+    return replaced ? { ...k, bytes: replaced.size, replaced: true } : k;
+  });
+  return { ...document, kept, jvm: jvmProfile(jvm) };
+}
+
+/** What --jvm-jlink linked, for the profile: the root modules with why, and every module the runtime holds. */
+function jvmProfile(jvm: JlinkedRuntime) {
+  return {
+    javaHome: jvm.javaHome,
+    javaVersion: jvm.javaVersion ?? null,
+    jdk: jvm.jdk,
+    modules: jvm.modules,
+    linked: jvm.linked,
+    locales: jvm.locales,
+    replaced: [...jvm.replacements].map(([path, r]) => ({ path, bytes: r.size })),
+  };
 }
 
 /** trace → keep set → plan → write → load → verify → tag and outputs → report. */
@@ -82,15 +108,30 @@ export async function buildSlimImage(reference: string, options: BuildOptions, l
     const { image, index } = prepared;
     const fs = prepared.fs!;
     refuseOriginalTag(image, tag);
+    if (options.jvmJlink) requireJavaRuntime(fs, [...index.records()].map((r) => `/${r.path}`), image.reference);
     log('tracing a run of the recording');
     const traced = await traceImage(image, index, fs, recording, { ...options, allSyscalls: options.seccompOut !== undefined });
     const seccomp = options.seccompOut === undefined ? undefined : seccompProfile(Object.keys(traced.profile.syscalls));
-    const plan = planLayers(traced.closure.keep.paths(), index, fs, {
+    const jvm = options.jvmJlink
+      ? await jlinkRuntime({
+          image,
+          fs,
+          kept: new Set(traced.closure.keep.paths()),
+          owners: traced.owners,
+          recording,
+          extraModules: options.jvmJlink.extraModules,
+          workDir: work.path,
+          log,
+        })
+      : undefined;
+    const planned = planLayers(traced.closure.keep.paths(), index, fs, {
       owners: traced.owners,
       workingDir: image.config.config?.WorkingDir || '/',
       baseLayers: options.baseLayers,
       overrides: options.groups,
     });
+    const plan = jvm ? replaceContents(planned, jvm.replacements) : planned;
+    const contentOf = (path: string) => jvm?.replacements.get(path)?.file ?? fs.contentFile(path);
 
     log('writing layers');
     const comment = (l: Plan['layers'][number]) => `${l.files} files, ${l.bytes} bytes kept from ${image.id}`;
@@ -100,7 +141,7 @@ export async function buildSlimImage(reference: string, options: BuildOptions, l
       // eStargz: what the run reads first comes first, so a lazy-pulling node prefetches just that
       const ordered = options.compression === 'estargz' ? prefetchOrder(layer.entries, firstAt) : { entries: layer.entries, prefetch: 0 };
       const toWrite = { title: groupLayerTitle(layer), comment: comment(layer), ...ordered };
-      layers.push(await writePlannedLayer(toWrite, (e) => fs.contentFile(e.path), work.path, String(i), { epoch, compression: options.compression }));
+      layers.push(await writePlannedLayer(toWrite, (e) => contentOf(e.path), work.path, String(i), { epoch, compression: options.compression }));
     }
     const assembled = assembleImage(JSON.parse(image.rawConfig.toString()) as Record<string, unknown>, layers, { 'io.slim.source-image': image.id, 'io.slim.version': VERSION });
 
@@ -117,7 +158,7 @@ export async function buildSlimImage(reference: string, options: BuildOptions, l
       if (!outcome.ok) {
         const whatBecameOfIt = await slim.discard();
         await compressing.catch(() => undefined);
-        throw verificationError(outcome, whatBecameOfIt);
+        throw (jvm && jlinkVerificationError(outcome, whatBecameOfIt)) || verificationError(outcome, whatBecameOfIt);
       }
       verification = outcome.result;
     }
@@ -127,7 +168,7 @@ export async function buildSlimImage(reference: string, options: BuildOptions, l
       await writeOutput(assembled, output, { tag, tlsVerify: options.tlsVerify });
     }
     if (seccomp && options.seccompOut !== undefined) await writeSeccompFile(options.seccompOut, renderSeccompProfile(seccomp.profile));
-    if (options.profileOut) await writeProfile(options.profileOut, await buildProfileDocument(traced, prepared, plan, options.recordingFile));
+    if (options.profileOut) await writeProfile(options.profileOut, await buildProfileDocument(traced, prepared, plan, options.recordingFile, jvm));
     if (options.estargzRecordOut !== undefined || options.prefetchListOut !== undefined) {
       const records = prefetchRecords(plan.layers, firstAt);
       if (options.estargzRecordOut !== undefined) await writeSideFile(options.estargzRecordOut, records.jsonLines);
@@ -152,7 +193,8 @@ export async function buildSlimImage(reference: string, options: BuildOptions, l
       verification,
       seccomp: seccomp && options.seccompOut !== undefined ? { file: options.seccompOut, syscalls: seccomp.names.length } : null,
       attackSurface: attackSurfaceChange(index, plan.entries.values()),
-      warnings: [...traced.closure.warnings, ...plan.skipped.map((s) => `not written: ${s}`), ...(seccomp?.warnings ?? [])],
+      jvm: jvm && { javaHome: jvm.javaHome, jdk: jvm.jdk, modules: jvm.modules.map((m) => m.name), linked: jvm.linked.length, replaced: [...jvm.replacements].map(([path, r]) => ({ path, bytes: r.size, originalBytes: index.get(path)?.size ?? 0 })) },
+      warnings: [...traced.closure.warnings, ...plan.skipped.map((s) => `not written: ${s}`), ...(seccomp?.warnings ?? []), ...(jvm?.warnings ?? [])],
     });
   } finally {
     await release();

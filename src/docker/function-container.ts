@@ -17,6 +17,16 @@ const OWNER_PID_LABEL = 'slim.pid';
 const OWNER_HOST_LABEL = 'slim.host';
 let containerCounter = 0;
 
+/** Labels of a container slim removes when done, or when a later run finds its owner gone (sweepOrphanContainers). */
+export function temporaryLabels(purpose: string): Record<string, string> {
+  return { [TEMPORARY_LABEL]: 'true', 'slim.purpose': purpose, [OWNER_PID_LABEL]: String(process.pid), [OWNER_HOST_LABEL]: hostname() };
+}
+
+/** A container name unique to this process. */
+export function temporaryName(purpose: string): string {
+  return `slim-${purpose}-${process.pid}-${++containerCounter}`;
+}
+
 /**
  * Removes temporary containers left by slim processes on this host that no longer exist (killed
  * with SIGKILL, or interrupted while a container was being created), so a run after a killed one
@@ -72,6 +82,10 @@ export interface FunctionRunSpec {
   wrap?: (argv: string[]) => { entrypoint: string[]; binds: string[]; capAdd: string[] };
   /** a seccomp profile's JSON text (dockerd's Engine API takes the profile itself, Podman's a path) */
   seccompProfile?: string;
+  /** variables that replace the function's own of the same name (NAME=value) */
+  env?: string[];
+  /** host directories to mount, as `host:container[:options]` */
+  binds?: string[];
 }
 
 export interface ImageCommand {
@@ -98,6 +112,13 @@ export function functionEnvironment(recording: Recording, listenPort: number, en
     ...recording.portEnv.map((name) => `${name}=${listenPort}`),
     ...Object.entries(endpoint.environment(recording.command ?? cmd)).map(([k, v]) => `${k}=${v}`),
   ];
+}
+
+/** `env` with each of `overrides` (NAME=value) in place of a variable of the same name. */
+export function replaceVariables(env: string[], overrides: string[]): string[] {
+  const name = (v: string) => v.slice(0, v.indexOf('=') === -1 ? undefined : v.indexOf('='));
+  const replaced = new Set(overrides.map(name));
+  return [...env.filter((v) => !replaced.has(name(v))), ...overrides];
 }
 
 /** A throwaway container running the function, reachable through its platform's endpoint (HTTP on 127.0.0.1:hostPort). */
@@ -131,7 +152,7 @@ export class FunctionContainer implements RunningFunction {
     }
     await sweepOrphanContainers(engine);
     // registered before the container exists, by name, so Ctrl-C during the create still removes it
-    const name = `slim-${spec.purpose}-${process.pid}-${++containerCounter}`;
+    const name = temporaryName(spec.purpose);
     let endpoint: FunctionEndpoint | undefined;
     let profileDir: TempDir | undefined;
     const removeNow = onCleanup(async () => {
@@ -151,7 +172,7 @@ export class FunctionContainer implements RunningFunction {
       // that reads no port variable keeps its own port. With a bridge, its port is published to ours.
       reachPort = !bridge && spec.recording.portEnv.length === 0 ? spec.recording.port : hostPort;
       const listenPort = bridge ? spec.recording.port : reachPort;
-      const env = functionEnvironment(spec.recording, listenPort, endpoint, asArray(info.Config.Cmd) ?? []);
+      const env = replaceVariables(functionEnvironment(spec.recording, listenPort, endpoint, asArray(info.Config.Cmd) ?? []), spec.env ?? []);
       const wrapped = spec.wrap?.(argv);
       const podman = (await engineKind(engine)) === 'podman';
       let seccomp = spec.seccompProfile;
@@ -169,12 +190,12 @@ export class FunctionContainer implements RunningFunction {
           Env: env,
           Entrypoint: wrapped ? wrapped.entrypoint : argv.slice(0, 1),
           Cmd: wrapped ? [] : argv.slice(1),
-          Labels: { [TEMPORARY_LABEL]: 'true', 'slim.purpose': spec.purpose, [OWNER_PID_LABEL]: String(process.pid), [OWNER_HOST_LABEL]: hostname() },
+          Labels: temporaryLabels(spec.purpose),
           ExposedPorts: bridge ? { [`${spec.recording.port}/tcp`]: {} } : undefined,
           HostConfig: {
             NetworkMode: bridge ? 'bridge' : 'host',
             PortBindings: bridge ? { [`${spec.recording.port}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: String(hostPort) }] } : undefined,
-            Binds: wrapped?.binds,
+            Binds: wrapped?.binds || spec.binds ? [...(wrapped?.binds ?? []), ...(spec.binds ?? [])] : undefined,
             CapAdd: wrapped?.capAdd,
             SecurityOpt: seccomp === undefined ? undefined : [`seccomp=${seccomp}`],
             Ulimits: podman ? podmanUlimits(podmanServiceLimitsText((engine.modem as { socketPath?: string }).socketPath)) : undefined,

@@ -36,6 +36,7 @@ const report: BuildReport = {
       { path: '/usr/bin/node', type: 'file', mode: 0o755 },
     ]),
   },
+  jvm: null,
   warnings: [],
 };
 
