@@ -11,7 +11,7 @@ import { chooseModules, releaseModules, releaseVersion } from '../../src/jvm/mod
 
 /**
  * One folder per case under test/unit/jvm-module-cases/:
- * - class-load.log: what `-Xlog:class+load` wrote
+ * - class-load.txt: what `-Xlog:class+load` wrote
  * - input.json: {"available": [...], "extra": [...], "jdeps": {"/jar/path": "FILE"}}, FILE holding `jdeps -verbose:class` output
  * - expected.json: {"modules": {name: text its why contains}, "locales": [...], "unavailable": [...],
  *   "jars": {jar: classes loaded from it}, "fromSharedArchive": N}; each key optional but modules (the exact list chosen)
@@ -33,7 +33,7 @@ describe('the modules a jlink runtime is linked from', () => {
       const dir = join(CASES, name);
       const input = JSON.parse(readFileSync(join(dir, 'input.json'), 'utf8')) as { available?: string[]; extra?: string[]; jdeps?: Record<string, string> };
       const expected = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')) as Expected;
-      const log = parseClassLoadLog(readFileSync(join(dir, 'class-load.log'), 'utf8'));
+      const log = parseClassLoadLog(readFileSync(join(dir, 'class-load.txt'), 'utf8'));
       const jdeps = new Map(Object.entries(input.jdeps ?? {}).map(([jar, file]) => [jar, parseJdepsClassDeps(readFileSync(join(dir, file), 'utf8'))]));
       const chosen = chooseModules({ log, jdeps, available: input.available ?? [], extra: input.extra ?? [] });
       assert.deepEqual(chosen.modules.map((m) => m.name), Object.keys(expected.modules).sort());
@@ -45,7 +45,7 @@ describe('the modules a jlink runtime is linked from', () => {
     });
   }
   test('every case folder has its three files', () => {
-    for (const name of readdirSync(CASES)) for (const f of ['class-load.log', 'input.json', 'expected.json']) assert.ok(existsSync(join(CASES, name, f)), `${name}/${f}`);
+    for (const name of readdirSync(CASES)) for (const f of ['class-load.txt', 'input.json', 'expected.json']) assert.ok(existsSync(join(CASES, name, f)), `${name}/${f}`);
   });
 });
 
