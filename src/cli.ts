@@ -23,6 +23,7 @@ import { ExitCode, SlimError, usageError } from './errors.js';
 import { LAYER_COMPRESSIONS, type LayerCompression } from './image/layer-writer.js';
 import { VERSION } from './version.js';
 import { ENGINE_KINDS, selectEngine, type EngineKind } from './docker/engine.js';
+import { isModuleName } from './jvm/module-choice.js';
 
 interface AnalyzeFlags {
   json?: boolean;
@@ -179,7 +180,7 @@ function buildProgram(): Command {
     .action(async (image: string, options: BuildFlags) => {
       const extraModules = options.jvmAddModules.flatMap((m) => m.split(',')).map((m) => m.trim()).filter(Boolean);
       if (extraModules.length > 0 && !options.jvmJlink) throw usageError('--jvm-add-modules needs --jvm-jlink');
-      const badModule = extraModules.find((m) => !/^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$/.test(m));
+      const badModule = extraModules.find((m) => !isModuleName(m));
       if (badModule !== undefined) throw usageError(`--jvm-add-modules: ${JSON.stringify(badModule)} is not a module name`, 'give names such as java.sql,jdk.crypto.ec');
       const groups = options.group.map((g) => {
         const parsed = parseGroupOverride(g);

@@ -61,14 +61,18 @@ async function writeProfile(file: string, document: unknown): Promise<void> {
   });
 }
 
+/** Where a kept file's content comes from: the linked Java runtime for what --jvm-jlink replaced, else the image. */
+function slimContent(fs: NonNullable<PreparedImage['fs']>, jvm: JlinkedRuntime | undefined): (path: string) => string | undefined {
+  return (path) => jvm?.replacements.get(path)?.file ?? fs.contentFile(path);
+}
+
 /** The audit log --profile-out writes: the trace's, plus each kept path's layer group and the rule that chose it. */
 export async function buildProfileDocument(traced: ImageTrace, prepared: PreparedImage, plan: Plan, recordingFile: string, jvm?: JlinkedRuntime) {
   const { image, index } = prepared;
   const fs = prepared.fs!;
   const groups = [...plan.entries.values()].sort((a, b) => (a.path < b.path ? -1 : 1)).map((e) => ({ path: e.path, group: e.group, rule: e.rule }));
   // a replaced file is described as the slim image holds it
-  const contentOf = (path: string) => jvm?.replacements.get(path)?.file ?? fs.contentFile(path);
-  const document = { ...(await profileDocument(traced, index, contentOf, { reference: image.reference, id: image.id }, recordingFile)), groups };
+  const document = { ...(await profileDocument(traced, index, slimContent(fs, jvm), { reference: image.reference, id: image.id }, recordingFile)), groups };
   if (!jvm) return document;
   const kept = document.kept.map((k) => {
     const replaced = jvm.replacements.get(k.path);
@@ -131,7 +135,7 @@ export async function buildSlimImage(reference: string, options: BuildOptions, l
       overrides: options.groups,
     });
     const plan = jvm ? replaceContents(planned, jvm.replacements) : planned;
-    const contentOf = (path: string) => jvm?.replacements.get(path)?.file ?? fs.contentFile(path);
+    const contentOf = slimContent(fs, jvm);
 
     log('writing layers');
     const comment = (l: Plan['layers'][number]) => `${l.files} files, ${l.bytes} bytes kept from ${image.id}`;

@@ -8,6 +8,7 @@ import { processAlive } from '../host-processes.js';
 import { inputError, SlimError } from '../errors.js';
 import type { HttpResponse } from '../recording/http-client.js';
 import type { RecordedRequest, Recording } from '../recording/types.js';
+import { replay, type ReplayedRequest } from '../recording/replay.js';
 import { openEndpoint, type FunctionEndpoint, type RunningFunction } from '../platform/endpoint.js';
 import { engineKind, engineName, requireEngine } from './engine.js';
 import { podmanServiceLimitsText, podmanUlimits } from './process-limits.js';
@@ -20,6 +21,12 @@ let containerCounter = 0;
 /** Labels of a container slim removes when done, or when a later run finds its owner gone (sweepOrphanContainers). */
 export function temporaryLabels(purpose: string): Record<string, string> {
   return { [TEMPORARY_LABEL]: 'true', 'slim.purpose': purpose, [OWNER_PID_LABEL]: String(process.pid), [OWNER_HOST_LABEL]: hostname() };
+}
+
+/** The limits a container on this engine must be given: on Podman its service's own (see podmanUlimits), else none. */
+export async function engineUlimits(engine: Docker): Promise<ReturnType<typeof podmanUlimits> | undefined> {
+  if ((await engineKind(engine)) !== 'podman') return undefined;
+  return podmanUlimits(podmanServiceLimitsText((engine.modem as { socketPath?: string }).socketPath));
 }
 
 /** A container name unique to this process. */
@@ -198,7 +205,7 @@ export class FunctionContainer implements RunningFunction {
             Binds: wrapped?.binds || spec.binds ? [...(wrapped?.binds ?? []), ...(spec.binds ?? [])] : undefined,
             CapAdd: wrapped?.capAdd,
             SecurityOpt: seccomp === undefined ? undefined : [`seccomp=${seccomp}`],
-            Ulimits: podman ? podmanUlimits(podmanServiceLimitsText((engine.modem as { socketPath?: string }).socketPath)) : undefined,
+            Ulimits: await engineUlimits(engine),
             AutoRemove: false,
           },
         })
@@ -268,6 +275,19 @@ export class FunctionContainer implements RunningFunction {
       return await this.endpoint.isReady(this);
     } catch (err) {
       if (err instanceof SlimError) throw new SlimError(`${err.message}\n--- last 50 log lines ---\n${await this.logs(50)}`, err.exitCode);
+      throw err;
+    }
+  }
+
+  /**
+   * Replays the recording against the function; the error of a step that fails carries the function's
+   * last 50 log lines (headed with `logsOf`, the image, when given).
+   */
+  async replay(options: { checkStatus?: boolean; logsOf?: string } = {}): Promise<ReplayedRequest[]> {
+    try {
+      return await replay(this.recording, (r) => this.send(r), { checkStatus: options.checkStatus });
+    } catch (err) {
+      if (err instanceof SlimError) throw new SlimError(`${err.message}\n--- last 50 log lines${options.logsOf ? ` of ${options.logsOf}` : ''} ---\n${await this.logs(50)}`, err.exitCode);
       throw err;
     }
   }

@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { makeTempDir } from '../cleanup.js';
 import { FunctionContainer } from '../docker/function-container.js';
 import { SlimError } from '../errors.js';
-import { replay } from '../recording/replay.js';
 import type { Recording } from '../recording/types.js';
 import { parseClassLoadLog, type ClassLoadLog } from './class-load-log.js';
 
@@ -43,12 +42,7 @@ export async function recordClassLoads(imageId: string, imageEnv: string[], reco
       binds: [`${out.path}:${LOG_DIR}`],
     });
     await container.waitReady();
-    try {
-      await replay(recording, (r) => container!.send(r), { checkStatus: false });
-    } catch (err) {
-      if (err instanceof SlimError) throw new SlimError(`${err.message}\n--- last 50 log lines ---\n${await container.logs(50)}`, err.exitCode);
-      throw err;
-    }
+    await container.replay({ checkStatus: false });
     await container.stop();
     const files = (await readdir(out.path)).filter((f) => f.endsWith('.log')).sort();
     let log: ClassLoadLog | undefined;

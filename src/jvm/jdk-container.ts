@@ -5,9 +5,7 @@ import type Docker from 'dockerode';
 import tar from 'tar-stream';
 import { onCleanup } from '../cleanup.js';
 import { requireEngine } from '../docker/engine.js';
-import { demuxLogs, temporaryLabels, temporaryName } from '../docker/function-container.js';
-import { podmanServiceLimitsText, podmanUlimits } from '../docker/process-limits.js';
-import { engineKind } from '../docker/engine.js';
+import { demuxLogs, engineUlimits, temporaryLabels, temporaryName } from '../docker/function-container.js';
 import { SlimError } from '../errors.js';
 
 /**
@@ -28,7 +26,6 @@ export class JdkContainer {
       await engine.getContainer(name).remove({ force: true, v: true }).catch(() => undefined);
     });
     try {
-      const podman = (await engineKind(engine)) === 'podman';
       const container = await engine.createContainer({
         name,
         Image: imageId,
@@ -38,7 +35,7 @@ export class JdkContainer {
         Labels: temporaryLabels('jlink'),
         HostConfig: {
           NetworkMode: 'host',
-          Ulimits: podman ? podmanUlimits(podmanServiceLimitsText((engine.modem as { socketPath?: string }).socketPath)) : undefined,
+          Ulimits: await engineUlimits(engine),
         },
       });
       await container.start();

@@ -26,6 +26,11 @@ export interface ModuleEvidence {
 
 const MODULE_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
 
+/** A Java module name (dotted identifiers), the only text that reaches jlink's command line. */
+export function isModuleName(name: string): boolean {
+  return MODULE_NAME.test(name);
+}
+
 function basename(path: string): string {
   return path.slice(path.lastIndexOf('/') + 1);
 }
@@ -42,7 +47,7 @@ export function chooseModules(evidence: ModuleEvidence): ModuleSelection {
   const add = (name: string, reason: string) => {
     if (why.has(name)) return;
     // names come from files the function could write: only module names reach jlink's command line
-    if (!MODULE_NAME.test(name) || (available.size > 0 && !available.has(name))) unavailable.add(name);
+    if (!isModuleName(name) || (available.size > 0 && !available.has(name))) unavailable.add(name);
     else why.set(name, reason);
   };
   add('java.base', 'the runtime itself');

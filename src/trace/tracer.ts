@@ -4,7 +4,7 @@ import { makeTempDir } from '../cleanup.js';
 import { requireEngine } from '../docker/engine.js';
 import { FunctionContainer } from '../docker/function-container.js';
 import { SlimError } from '../errors.js';
-import { replay, type ReplayedRequest } from '../recording/replay.js';
+import type { ReplayedRequest } from '../recording/replay.js';
 import type { Recording } from '../recording/types.js';
 import { explainPtraceRefusal, ptraceRefusal } from './ptrace-refusal.js';
 import { findSensor, sensorBinds, sensorCommand, TRACE_FILE, type SensorOptions } from './sensor.js';
@@ -48,15 +48,7 @@ export async function traceFunction(image: string, recording: Recording, options
       throw err;
     }
     const readyAt = Date.now();
-    let replayed: ReplayedRequest[];
-    try {
-      replayed = await replay(recording, (r) => container!.send(r));
-    } catch (err) {
-      if (err instanceof SlimError) {
-        throw new SlimError(`${err.message}\n--- last 50 log lines ---\n${await container.logs(50)}`, err.exitCode);
-      }
-      throw err;
-    }
+    const replayed = await container.replay();
     await container.stop();
     const logs = await container.logs(200);
     let traceText: string;

@@ -1,6 +1,5 @@
 import { FunctionContainer } from '../docker/function-container.js';
-import { SlimError } from '../errors.js';
-import { replay, type ReplayedRequest } from '../recording/replay.js';
+import type { ReplayedRequest } from '../recording/replay.js';
 import type { RecordedRequest, Recording } from '../recording/types.js';
 import { compareResponses, renderDifferences, type Difference } from './compare.js';
 
@@ -21,12 +20,7 @@ async function runAgainst(image: string, recording: Recording, purpose: string, 
   const container = await FunctionContainer.start({ image, recording, purpose, seccompProfile });
   try {
     await container.waitReady();
-    try {
-      return await replay(recording, (r) => container.send(r), { checkStatus });
-    } catch (err) {
-      if (err instanceof SlimError) throw new SlimError(`${err.message}\n--- last 50 log lines of ${image} ---\n${await container.logs(50)}`, err.exitCode);
-      throw err;
-    }
+    return await container.replay({ checkStatus, logsOf: image });
   } finally {
     await container.remove();
   }
