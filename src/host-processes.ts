@@ -82,8 +82,23 @@ export async function unmountUnder(dir: string): Promise<void> {
  * (its processes outlive it) and unmounts what they mounted, so removing it deletes no mounted file system.
  * Returns the names of the processes it stopped.
  */
+/** When a process started, in clock ticks since boot: field 22 of its /proc/PID/stat; Infinity for ''. */
+export function statStartTime(stat: string): number {
+  // the command name (field 2) is in parentheses and may hold spaces and ')': count fields after the last ')'
+  const close = stat.lastIndexOf(')');
+  const ticks = close === -1 ? NaN : Number(stat.slice(close + 2).split(' ')[19]);
+  return Number.isFinite(ticks) ? ticks : Infinity;
+}
+
+async function startTime(pid: number): Promise<number> {
+  return statStartTime(await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => ''));
+}
+
 export async function releaseDirectory(dir: string, graceMs = 10_000): Promise<string[]> {
-  const pids = await processesUsing(dir);
+  // in the order they started (a service before the children it spawned), not by pid, which wraps around
+  const found = await processesUsing(dir);
+  const started = new Map(await Promise.all(found.map(async (pid) => [pid, await startTime(pid)] as const)));
+  const pids = [...found].sort((a, b) => started.get(a)! - started.get(b)! || a - b);
   const names = await Promise.all(pids.map((pid) => readFile(`/proc/${pid}/comm`, 'utf8').then((c) => c.trim(), () => String(pid))));
   if (pids.length > 0) await stopProcesses(pids, graceMs);
   await unmountUnder(dir);

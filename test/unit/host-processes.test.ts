@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { sweepOrphanTempDirs } from '../../src/cleanup.js';
-import { mountsUnder, processAlive, processesUsing, releaseDirectory, stopProcesses } from '../../src/host-processes.js';
+import { mountsUnder, processAlive, processesUsing, releaseDirectory, statStartTime, stopProcesses } from '../../src/host-processes.js';
 
 const exec = promisify(execFile);
 
@@ -98,4 +98,12 @@ describe('processes and mounts a killed slim left behind', () => {
     await releaseDirectory(dir);
     assert.deepEqual(await readdir(dir), []);
   });
+});
+
+test("a process's start time from /proc/PID/stat, whatever its command name holds", () => {
+  const rest = 'S 1 9506 9506 0 -1 4194560 1200 0 0 0 3 1 0 0 20 0 12 0 1519419 1327104000 9000';
+  assert.equal(statStartTime(`9731 (conmon) ${rest}`), 1519419);
+  assert.equal(statStartTime(`9731 (a) b (c) ${rest}`), 1519419, 'spaces and parentheses in the name');
+  assert.equal(statStartTime(''), Infinity, 'a process gone before it was read');
+  assert.equal(statStartTime('garbage'), Infinity);
 });
