@@ -42,6 +42,8 @@ export interface JvmLinkSummary {
   modules: string[];
   /** how many modules the linked runtime holds, with those their `requires` pulled in */
   linked: number;
+  /** the linked files were taken from the cache of an earlier build with the same JDK, modules and locales */
+  fromCache: boolean;
   /** each replaced file's size in the slim image and in the original */
   replaced: Array<{ path: string; bytes: number; originalBytes: number }>;
 }

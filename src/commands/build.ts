@@ -197,7 +197,7 @@ export async function buildSlimImage(reference: string, options: BuildOptions, l
       verification,
       seccomp: seccomp && options.seccompOut !== undefined ? { file: options.seccompOut, syscalls: seccomp.names.length } : null,
       attackSurface: attackSurfaceChange(index, plan.entries.values()),
-      jvm: jvm && { javaHome: jvm.javaHome, jdk: jvm.jdk, modules: jvm.modules.map((m) => m.name), linked: jvm.linked.length, replaced: [...jvm.replacements].map(([path, r]) => ({ path, bytes: r.size, originalBytes: index.get(path)?.size ?? 0 })) },
+      jvm: jvm && { javaHome: jvm.javaHome, jdk: jvm.jdk, modules: jvm.modules.map((m) => m.name), linked: jvm.linked.length, fromCache: jvm.fromCache, replaced: [...jvm.replacements].map(([path, r]) => ({ path, bytes: r.size, originalBytes: index.get(path)?.size ?? 0 })) },
       warnings: [...traced.closure.warnings, ...plan.skipped.map((s) => `not written: ${s}`), ...(seccomp?.warnings ?? []), ...(jvm?.warnings ?? [])],
     });
   } finally {

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { inputError, SlimError } from '../errors.js';
 import type { ImageFs } from '../image/image-fs.js';
@@ -7,6 +9,7 @@ import { recordClassLoads } from './class-load-run.js';
 import { parseJdepsClassDeps } from './jdeps-output.js';
 import { dpkgVersion, findJavaHomes, jdkPackageFor } from './java-home.js';
 import { JdkContainer } from './jdk-container.js';
+import { JlinkCache, jdepsKey, runtimeKey } from './jlink-cache.js';
 import { chooseModules, releaseModules, releaseVersion, type ModuleChoice } from './module-choice.js';
 
 /** A file of the slim image whose content comes from elsewhere than the original image. */
@@ -27,6 +30,8 @@ export interface JlinkedRuntime {
   locales: string[];
   /** kept path → its reduced replacement (lib/modules, the CDS archives, release) */
   replacements: Map<string, ReplacedFile>;
+  /** the linked files came from the cache of an earlier build (byte for byte what that build linked) */
+  fromCache: boolean;
   warnings: string[];
 }
 
@@ -63,7 +68,7 @@ export function requireJavaRuntime(fs: ImageFs, allPaths: Iterable<string>, refe
   throw inputError(`--jvm-jlink: image ${reference} holds no Java runtime (no DIR/lib/modules beside DIR/release and DIR/bin/java)`, 'build without --jvm-jlink');
 }
 
-async function locateRuntime(input: JlinkInput) {
+async function locateRuntime(input: JlinkInput): Promise<Runtime> {
   const homes = findJavaHomes(input.kept, (p) => input.fs.lstat(p) !== undefined);
   if (homes.length === 0) {
     throw inputError(`--jvm-jlink: the recorded run of ${input.image.reference} used no Java runtime (no JAVA_HOME/lib/modules was opened)`, 'build without --jvm-jlink');
@@ -93,94 +98,165 @@ async function locateRuntime(input: JlinkInput) {
   return { home: home.path, release, jdkPackage, version, jdk: `${jdkPackage}=${version}` };
 }
 
+interface Runtime {
+  home: string;
+  release: string;
+  jdkPackage: string;
+  version: string;
+  jdk: string;
+}
+
+/**
+ * The build container with the JDK installed, made on first use: with every jdeps result and the linked
+ * runtime in the cache, no container is made and nothing is installed.
+ */
+class JdkOnDemand {
+  private started?: Promise<JdkContainer>;
+  constructor(
+    private readonly input: JlinkInput,
+    private readonly runtime: Runtime,
+  ) {}
+
+  get(): Promise<JdkContainer> {
+    this.started ??= this.install();
+    return this.started;
+  }
+
+  private async install(): Promise<JdkContainer> {
+    const { input } = this;
+    const { home, jdkPackage, version, jdk } = this.runtime;
+    input.log(`--jvm-jlink: installing ${jdk} in a build container made from the image`);
+    const container = await JdkContainer.start(input.image.id);
+    try {
+      const offered = await container.run(`apt-get update -qq >/dev/null && apt-cache madison ${quote(jdkPackage)}`);
+      const versions = offered.output.split('\n').map((l) => l.split('|')[1]?.trim()).filter((v): v is string => Boolean(v));
+      if (offered.code !== 0 || !versions.includes(version)) {
+        throw new SlimError(
+          offered.code !== 0
+            ? `--jvm-jlink: apt in a container made from ${input.image.reference} cannot read its package lists (exit ${offered.code}):\n${lastLines(offered.output, 10)}`
+            : `--jvm-jlink: the image's apt sources no longer offer ${jdk}, the JDK of the image's JRE build (they offer ${versions.join(', ') || 'no version'})`,
+          undefined,
+          offered.code !== 0 ? 'the build container uses the host network: is the apt archive reachable?' : `rebuild the image on the current ${input.owners.get(`${home}/lib/modules`)} (apt-get upgrade), then slim it`,
+        );
+      }
+      const install = await container.run(`export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq --no-install-recommends ${quote(jdk)}`);
+      if (install.code !== 0) {
+        throw new SlimError(`--jvm-jlink: cannot install ${jdk} in a container made from ${input.image.reference} (exit ${install.code}):\n${lastLines(install.output, 15)}`);
+      }
+      const tools = await container.run(`test -x ${quote(`${home}/bin/jlink`)} && test -d ${quote(`${home}/jmods`)}`);
+      if (tools.code !== 0) throw new SlimError(`--jvm-jlink: ${jdk} installed no ${home}/bin/jlink or ${home}/jmods (the JMOD files may be packaged apart in this release)`);
+      return container;
+    } catch (err) {
+      await container.remove();
+      throw err;
+    }
+  }
+
+  async remove(): Promise<void> {
+    if (this.started) await (await this.started.catch(() => undefined))?.remove();
+  }
+}
+
+/** jdeps -verbose:class of each jar the run loaded classes from, from the cache or run in the JDK container. */
+async function jarDependencies(input: JlinkInput, runtime: Runtime, jars: Map<string, Set<string>>, jdk: JdkOnDemand, cache: JlinkCache, warnings: string[]) {
+  const deps = new Map<string, Map<string, Set<string>>>();
+  const major = releaseVersion(runtime.release)?.split('.')[0];
+  const feature = major && /^\d+$/.test(major) ? major : 'base';
+  for (const jar of [...jars.keys()].sort()) {
+    const content = await input.fs.readFile(jar);
+    const key = content && jdepsKey(runtime.jdk, feature, createHash('sha256').update(content).digest('hex'));
+    let output = key && (await cache.jdeps(key));
+    if (!output) {
+      const container = await jdk.get();
+      const result = await container.run(`${quote(`${runtime.home}/bin/jdeps`)} -verbose:class --multi-release ${feature} --ignore-missing-deps ${quote(jar)}`);
+      if (result.code !== 0) {
+        warnings.push(`jdeps could not read ${jar}: ${lastLines(result.output, 1)}`);
+        continue;
+      }
+      output = result.output;
+      if (key) await cache.putJdeps(key, output).catch((err: Error) => warnings.push(`cannot write the jlink cache at ${cache.root}: ${err.message}`));
+    }
+    const parsed = parseJdepsClassDeps(output);
+    // a Spring Boot jar nests its libraries: jdeps reads only the outer jar's own classes
+    if (![...jars.get(jar)!].some((c) => parsed.has(c))) warnings.push(`jdeps found none of the classes the run loaded from ${jar} (nested jars?): only the class-load log chose modules for it`);
+    deps.set(jar, parsed);
+  }
+  return deps;
+}
+
+/** Links the runtime in the JDK container and copies its files out: cache entry name → host file. */
+async function link(container: JdkContainer, runtime: Runtime, selection: { modules: ModuleChoice[]; locales: string[] }, archives: typeof CDS_ARCHIVES, files: Map<string, string>, target: (name: string) => string) {
+  const { home } = runtime;
+  const script = [
+    'set -e',
+    `rm -rf ${JLINK_OUT}`,
+    [
+      quote(`${home}/bin/jlink`),
+      `--module-path ${quote(`${home}/jmods`)}`,
+      `--add-modules ${selection.modules.map((m) => m.name).join(',')}`,
+      selection.locales.length ? `--include-locales=${selection.locales.join(',')}` : '',
+      // --strip-debug would also strip native symbols with objcopy, which the image need not have; only lib/modules is taken
+      `--strip-java-debug-attributes --no-man-pages --no-header-files --output ${JLINK_OUT}`,
+    ].filter(Boolean).join(' '),
+    // the CDS archive must be dumped against the modules file it will run with, at its own path
+    `cp ${JLINK_OUT}/lib/modules ${quote(`${home}/lib/modules`)}`,
+    ...archives.map((a) => `${quote(`${home}/bin/java`)} ${a.flags} -Xshare:dump -XX:SharedArchiveFile=${quote(`${home}/${a.file}`)} >/dev/null`),
+    `cat ${JLINK_OUT}/release`,
+  ].join('\n');
+  const linked = await container.run(script);
+  if (linked.code !== 0) throw new SlimError(`--jvm-jlink: jlink failed (exit ${linked.code}):\n${lastLines(linked.output, 15)}`);
+  for (const [name, path] of files) await container.copyOut(name === 'release' ? `${JLINK_OUT}/release` : path, target(name));
+  return linked.output;
+}
+
 /**
  * Links a Java runtime that holds only the modules the function uses, with the JDK of the image's own
- * build in a throwaway container, and returns the files that replace the JRE's in the slim image.
+ * build in a throwaway container, and returns the files that replace the JRE's in the slim image. A runtime
+ * linked before for the same JDK, modules and locales comes from the cache, byte for byte.
  */
-export async function jlinkRuntime(input: JlinkInput): Promise<JlinkedRuntime> {
-  const { home, release, jdkPackage, version, jdk } = await locateRuntime(input);
+export async function jlinkRuntime(input: JlinkInput, cache = new JlinkCache()): Promise<JlinkedRuntime> {
+  const runtime = await locateRuntime(input);
+  const { home, release, jdk } = runtime;
   const warnings: string[] = [];
   input.log('--jvm-jlink: replaying the recording once more, logging the classes the JVM loads');
   const log = await recordClassLoads(input.image.id, input.image.config.config?.Env ?? [], input.recording);
 
-  input.log(`--jvm-jlink: installing ${jdk} in a build container made from the image`);
-  const container = await JdkContainer.start(input.image.id);
+  const container = new JdkOnDemand(input, runtime);
   try {
-    const offered = await container.run(`apt-get update -qq >/dev/null && apt-cache madison ${quote(jdkPackage)}`);
-    const versions = offered.output.split('\n').map((l) => l.split('|')[1]?.trim()).filter((v): v is string => Boolean(v));
-    if (offered.code !== 0 || !versions.includes(version)) {
-      throw new SlimError(
-        offered.code !== 0
-          ? `--jvm-jlink: apt in a container made from ${input.image.reference} cannot read its package lists (exit ${offered.code}):\n${lastLines(offered.output, 10)}`
-          : `--jvm-jlink: the image's apt sources no longer offer ${jdk}, the JDK of the image's JRE build (they offer ${versions.join(', ') || 'no version'})`,
-        undefined,
-        offered.code !== 0 ? 'the build container uses the host network: is the apt archive reachable?' : `rebuild the image on the current ${input.owners.get(`${home}/lib/modules`)} (apt-get upgrade), then slim it`,
-      );
-    }
-    const install = await container.run(`export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq --no-install-recommends ${quote(jdk)}`);
-    if (install.code !== 0) {
-      throw new SlimError(`--jvm-jlink: cannot install ${jdk} in a container made from ${input.image.reference} (exit ${install.code}):\n${lastLines(install.output, 15)}`);
-    }
-    const tools = await container.run(`test -x ${quote(`${home}/bin/jlink`)} && test -d ${quote(`${home}/jmods`)}`);
-    if (tools.code !== 0) throw new SlimError(`--jvm-jlink: ${jdk} installed no ${home}/bin/jlink or ${home}/jmods (the JMOD files may be packaged apart in this release)`);
-    const jdeps = new Map<string, Map<string, Set<string>>>();
-    const major = releaseVersion(release)?.split('.')[0];
-    const feature = major && /^\d+$/.test(major) ? major : 'base';
-    for (const jar of [...log.jars.keys()].sort()) {
-      const result = await container.run(`${quote(`${home}/bin/jdeps`)} -verbose:class --multi-release ${feature} --ignore-missing-deps ${quote(jar)}`);
-      if (result.code !== 0) warnings.push(`jdeps could not read ${jar}: ${lastLines(result.output, 1)}`);
-      else {
-        const deps = parseJdepsClassDeps(result.output);
-        // a Spring Boot jar nests its libraries: jdeps reads only the outer jar's own classes
-        if (![...log.jars.get(jar)!].some((c) => deps.has(c))) warnings.push(`jdeps found none of the classes the run loaded from ${jar} (nested jars?): only the class-load log chose modules for it`);
-        jdeps.set(jar, deps);
-      }
-    }
+    const jdeps = await jarDependencies(input, runtime, log.jars, container, cache, warnings);
     const selection = chooseModules({ log, jdeps, available: releaseModules(release), extra: input.extraModules });
     for (const m of selection.unavailable) warnings.push(`module ${m} is not in the image's runtime at ${home}`);
-    const kept = CDS_ARCHIVES.filter((a) => input.kept.has(`${home}/${a.file}`));
+    const archives = CDS_ARCHIVES.filter((a) => input.kept.has(`${home}/${a.file}`));
 
-    input.log(`--jvm-jlink: linking ${selection.modules.length} modules with jlink`);
-    const script = [
-      'set -e',
-      `rm -rf ${JLINK_OUT}`,
-      [
-        quote(`${home}/bin/jlink`),
-        `--module-path ${quote(`${home}/jmods`)}`,
-        `--add-modules ${selection.modules.map((m) => m.name).join(',')}`,
-        selection.locales.length ? `--include-locales=${selection.locales.join(',')}` : '',
-        // --strip-debug would also strip native symbols with objcopy, which the image need not have; only lib/modules is taken
-        `--strip-java-debug-attributes --no-man-pages --no-header-files --output ${JLINK_OUT}`,
-      ].filter(Boolean).join(' '),
-      // the CDS archive must be dumped against the modules file it will run with, at its own path
-      `cp ${JLINK_OUT}/lib/modules ${quote(`${home}/lib/modules`)}`,
-      ...kept.map((a) => `${quote(`${home}/bin/java`)} ${a.flags} -Xshare:dump -XX:SharedArchiveFile=${quote(`${home}/${a.file}`)} >/dev/null`),
-      `cat ${JLINK_OUT}/release`,
-    ].join('\n');
-    const linked = await container.run(script);
-    if (linked.code !== 0) throw new SlimError(`--jvm-jlink: jlink failed (exit ${linked.code}):\n${lastLines(linked.output, 15)}`);
+    // cache entry name → the path it replaces in the image
+    const files = new Map<string, string>();
+    for (const relative of ['lib/modules', ...archives.map((a) => a.file), 'release']) {
+      if (input.kept.has(`${home}/${relative}`)) files.set(relative.replaceAll('/', '_'), `${home}/${relative}`);
+    }
+    const target = (name: string) => join(input.workDir, `jlink-${name}`);
+    const key = runtimeKey({ jdk, javaHome: home, modules: selection.modules.map((m) => m.name), locales: selection.locales, archives: archives.map((a) => a.file) });
+    let fromCache = true;
+    let linkedRelease = (await cache.runtime(key, target))?.text;
+    if (linkedRelease !== undefined) input.log(`--jvm-jlink: the runtime of these ${selection.modules.length} modules was linked before: taken from ${cache.root}`);
+    else {
+      fromCache = false;
+      input.log(`--jvm-jlink: linking ${selection.modules.length} modules with jlink`);
+      linkedRelease = await link(await container.get(), runtime, selection, archives, files, target);
+      const stored = new Map([...files.keys()].map((name) => [name, target(name)]));
+      await cache.putRuntime(key, stored, linkedRelease).catch((err: Error) => warnings.push(`cannot write the jlink cache at ${cache.root}: ${err.message}`));
+    }
 
     const replacements = new Map<string, ReplacedFile>();
-    const copy = async (relative: string) => {
-      const path = `${home}/${relative}`;
-      if (!input.kept.has(path)) return;
-      const file = join(input.workDir, `jlink-${relative.replaceAll('/', '_')}`);
-      replacements.set(path, { file, size: await container.copyOut(path, file) });
-    };
-    await copy('lib/modules');
-    for (const a of kept) await copy(a.file);
-    if (input.kept.has(`${home}/release`)) {
-      const file = join(input.workDir, 'jlink-release');
-      replacements.set(`${home}/release`, { file, size: await container.copyOut(`${JLINK_OUT}/release`, file) });
-    }
+    for (const [name, path] of files) replacements.set(path, { file: target(name), size: (await stat(target(name))).size });
     return {
       javaHome: home,
       javaVersion: releaseVersion(release),
       jdk,
       modules: selection.modules,
-      linked: releaseModules(linked.output),
+      linked: releaseModules(linkedRelease),
       locales: selection.locales,
       replacements,
+      fromCache,
       warnings,
     };
   } finally {

@@ -7,6 +7,8 @@ import { engineOrSkip, imageIdentity, REPO, requireFixture, run, slim, tempDir }
 
 const IMAGE = 'slim-fixture/jvm-http:v1';
 const TAG = 'slim-test/jvm-http:v1-jlink';
+const V2 = 'slim-fixture/jvm-http:v2';
+const TAG_V2 = 'slim-test/jvm-http:v2-jlink';
 const RECORDING = join(REPO, 'fixtures/jvm-http/recording.json');
 
 interface JvmProfile {
@@ -21,22 +23,26 @@ describe('slim build --jvm-jlink', () => {
     work = await tempDir('jlink');
   });
   after(async () => {
-    await run('docker', ['rmi', TAG]).catch(() => undefined);
+    for (const tag of [TAG, TAG_V2]) await run('docker', ['rmi', tag]).catch(() => undefined);
     await work?.remove();
   });
+
+  let v1: BuildReport | undefined;
 
   test("jvm-http: the JRE's modules are replaced by a jlink'd runtime of the modules the run used, verified, with a working CDS archive", async (t) => {
     if (!(await engineOrSkip(t))) return;
     await requireFixture(IMAGE);
     const identity = await imageIdentity(IMAGE);
     const profileFile = join(work!.path, 'profile.json');
-    const result = await slim(['build', IMAGE, '--record', RECORDING, '--tag', TAG, '--jvm-jlink', '--profile-out', profileFile, '--json']);
+    const result = await slim(['build', IMAGE, '--record', RECORDING, '--tag', TAG, '--jvm-jlink', '--profile-out', profileFile, '--json'], { SLIM_CACHE_DIR: join(work!.path, 'cache') });
     assert.equal(result.code, 0, result.stderr);
     assert.equal(await imageIdentity(IMAGE), identity, 'the original is unchanged');
     const report = JSON.parse(result.stdout) as BuildReport;
+    v1 = report;
     assert.equal(report.verification.ok, true);
     assert.equal(report.verification.differing, 0);
     assert.equal(report.verification.requests, 15);
+    assert.equal(report.jvm!.fromCache, false, 'an empty cache: linked here');
 
     const jvm = report.jvm!;
     assert.equal(jvm.javaHome, '/usr/lib/jvm/java-17-openjdk-amd64');
@@ -63,6 +69,25 @@ describe('slim build --jvm-jlink', () => {
     // -Xshare:on fails unless the archive matches the modules file it runs with
     const cds = await run('docker', ['run', '--rm', '--network', 'host', '--entrypoint', `${jvm.javaHome}/bin/java`, TAG, '-Xshare:on', '-version']);
     assert.match(cds.stderr, /openjdk version "17\./);
+  });
+
+  test("jvm-http v2 with --jvm-jlink takes v1's linked runtime from the cache: jlink does not run, and every layer but the app's is v1's", async (t) => {
+    if (!(await engineOrSkip(t))) return;
+    if (!v1) return t.skip('the v1 build failed');
+    await requireFixture(V2);
+    const result = await slim(['--verbose', 'build', V2, '--record', RECORDING, '--tag', TAG_V2, '--jvm-jlink', '--json'], { SLIM_CACHE_DIR: join(work!.path, 'cache') });
+    assert.equal(result.code, 0, result.stderr);
+    const v2 = JSON.parse(result.stdout) as BuildReport;
+    assert.equal(v2.verification.ok, true);
+    assert.equal(v2.jvm!.fromCache, true);
+    assert.match(result.stderr, /--jvm-jlink: the runtime of these \d+ modules was linked before: taken from /);
+    assert.doesNotMatch(result.stderr, /linking \d+ modules with jlink/, 'jlink did not run');
+    assert.deepEqual(v2.jvm!.replaced, v1.jvm!.replaced);
+    const digests = (r: BuildReport) => Object.fromEntries(r.slim.layers.map((l) => [l.group, l.digest]));
+    const [before, now] = [digests(v1), digests(v2)];
+    assert.equal(now.system, before.system, 'the system layer, with lib/modules and the CDS archive, is pulled once');
+    assert.equal(now.deps, before.deps);
+    assert.notEqual(now.app, before.app, 'the code change is in the app layer');
   });
 
   test('--jvm-add-modules without --jvm-jlink, or with a bad name: exit 2 before any work', async () => {
