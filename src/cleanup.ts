@@ -1,12 +1,26 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { environmentError } from './errors.js';
+import { environmentError, ExitCode, SlimError } from './errors.js';
 import { processAlive, releaseDirectory } from './host-processes.js';
 
 type Cleanup = () => Promise<void> | void;
 
 const cleanups = new Set<() => Promise<void>>();
+let shuttingDown = false;
+
+/**
+ * Called when slim is interrupted: from now on nothing new may be made (work running alongside, a traced
+ * run started while the image was read, would otherwise create a directory or container after its cleanup ran).
+ */
+export function beginShutdown(): void {
+  shuttingDown = true;
+}
+
+/** Throws when slim is shutting down: for code about to make something that needs cleaning up. */
+export function refuseWhenShuttingDown(): void {
+  if (shuttingDown) throw new SlimError('interrupted', ExitCode.interrupted);
+}
 
 /** Registers work that must run on success, failure and Ctrl-C alike; returns a function that runs it once. */
 export function onCleanup(cleanup: Cleanup): () => Promise<void> {
@@ -24,11 +38,14 @@ export function onCleanup(cleanup: Cleanup): () => Promise<void> {
 /** Runs every pending cleanup, newest first; failures are collected, not thrown, so all of them run. */
 export async function runAllCleanups(): Promise<string[]> {
   const failures: string[] = [];
-  for (const cleanup of [...cleanups].reverse()) {
-    try {
-      await cleanup();
-    } catch (err) {
-      failures.push(err instanceof Error ? err.message : String(err));
+  // a cleanup registered while others run (work still in flight) runs too
+  while (cleanups.size > 0) {
+    for (const cleanup of [...cleanups].reverse()) {
+      try {
+        await cleanup();
+      } catch (err) {
+        failures.push(err instanceof Error ? err.message : String(err));
+      }
     }
   }
   return failures;
@@ -78,6 +95,10 @@ export async function makeTempDir(purpose: string): Promise<TempDir> {
     throw environmentError(`cannot create a temporary directory in ${base} (${code})`, 'point SLIM_TMPDIR at a writable directory');
   }
   const remove = onCleanup(() => rm(path, { recursive: true, force: true }));
+  if (shuttingDown) {
+    await remove();
+    refuseWhenShuttingDown();
+  }
   return { path, remove };
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { runAllCleanups, sweepOrphanTempDirs, takeInterrupt } from './cleanup.js';
+import { beginShutdown, runAllCleanups, sweepOrphanTempDirs, takeInterrupt } from './cleanup.js';
 import { printableText } from './report/printable.js';
 import { analyzeImage, renderAnalysis, type OutputFormat } from './commands/analyze.js';
 import { renderBenchMarkdown, renderBenchText } from './bench/bench-report.js';
@@ -150,7 +150,7 @@ function buildProgram(): Command {
       const trace = options.record
         ? { recordingFile: options.record, profileOut: options.profileOut, include: options.include, exclude: options.exclude, includeExe: options.includeExe }
         : undefined;
-      const analysis = await analyzeImage(image, { top: options.top, depth: options.depth }, trace);
+      const analysis = await analyzeImage(image, { top: options.top, depth: options.depth }, trace, progressLog);
       writeReport(renderAnalysis(analysis, formatOf(options)), formatOf(options));
     });
 
@@ -349,6 +349,7 @@ async function main(argv: string[]): Promise<number> {
   const stop = (exitCode: number, message?: string) => {
     if (stopping) return;
     stopping = true;
+    beginShutdown();
     if (message) process.stderr.write(message);
     void runAllCleanups()
       .then((failures) => {

@@ -41,6 +41,11 @@ export class JsonChecker {
     return value;
   }
 
+  optionalBoolean(value: Json, field: string): boolean | undefined {
+    if (value !== undefined && typeof value !== 'boolean') this.fail(field, 'must be true or false');
+    return value;
+  }
+
   optionalInt(value: Json, field: string, min: number, max: number): number | undefined {
     return value === undefined ? undefined : this.int(value, field, min, max);
   }

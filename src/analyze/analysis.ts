@@ -1,3 +1,4 @@
+import type { Timings } from '../timings.js';
 import { FileIndex, type FileRecord } from '../image/file-index.js';
 import type { LayerListing } from '../image/layer-listing.js';
 import type { Image } from '../image/types.js';
@@ -52,6 +53,8 @@ export interface ImageAnalysis {
   problems: string[];
   /** what a traced run of the function used (`--record`); null for a static analysis */
   trace: TraceSummary | null;
+  /** each phase's wall time */
+  timings: Timings;
 }
 
 export interface AnalysisOptions {
@@ -67,7 +70,7 @@ function countsAsFile(record: FileRecord): boolean {
 }
 
 /** Pure analysis over an image's layer listings: no I/O, so it is tested on synthetic layers. */
-export function analyzeListings(image: Image, listings: LayerListing[], options: AnalysisOptions = DEFAULT_ANALYSIS_OPTIONS): ImageAnalysis {
+export function analyzeListings(image: Image, listings: LayerListing[], options: AnalysisOptions = DEFAULT_ANALYSIS_OPTIONS): Omit<ImageAnalysis, 'timings'> {
   const ordered = [...listings].sort((a, b) => a.index - b.index);
   const index = FileIndex.build(ordered);
   const efficiency = diveEfficiency(ordered, index.whiteoutSizes);

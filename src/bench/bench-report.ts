@@ -2,6 +2,7 @@ import prettyBytes from 'pretty-bytes';
 import { markdownTable, textTable, type Column } from '../report/text-table.js';
 import type { Stat } from './stats.js';
 import type { Metric, ThresholdResult } from './thresholds.js';
+import { renderTimings, type Timings } from '../timings.js';
 
 export type Role = 'original' | 'slim';
 
@@ -38,6 +39,8 @@ export interface BenchReport {
   ratios: { compressedBytes: number | null; pull: number | null; coldStart: number | null; firstRequestWarm: number | null; updateBytes: number | null };
   baseline: { file: string; deltas: Partial<Record<Metric, number | null>> } | null;
   thresholds: ThresholdResult[];
+  /** each phase's wall time */
+  timings: Timings;
 }
 
 /** The figure each --fail-if metric compares: the slim image's when there is one, else the original's. */
@@ -115,6 +118,7 @@ export function renderBenchText(report: BenchReport): string {
   const { columns, rows } = tableRows(report);
   const out = [summary(report), '', textTable(columns, rows)];
   if (report.thresholds.length) out.push('', ...thresholdLines(report));
+  out.push('', `time ${renderTimings(report.timings)}`);
   return `${out.join('\n')}\n`;
 }
 
@@ -149,6 +153,7 @@ export function renderBenchMarkdown(report: BenchReport): string {
     `- recording: \`${report.recording}\``,
     ...(['original', 'slim'] as const).filter((r) => report.images[r]).map((r) => `- ${r}: \`${report.images[r]!.reference}\`, ${report.images[r]!.layers} layers, pull samples ${report.images[r]!.pull.samples.map((s) => s.toFixed(2)).join(', ')} s`),
     ...(report.baseline ? [`- baseline: \`${report.baseline.file}\``] : []),
+    `- bench time ${renderTimings(report.timings)}`,
     '',
     '</details>',
   );

@@ -4,6 +4,8 @@ import { metricsOf, type BenchReport, type ImageBench, type Role } from './bench
 import type { PushedImage } from './registry.js';
 import { ratio, stat } from './stats.js';
 import { checkThresholds, type Metric, type Threshold } from './thresholds.js';
+import { PhaseClock } from '../timings.js';
+import { performance } from 'node:perf_hooks';
 
 export interface BenchSubject {
   role: Role;
@@ -51,16 +53,22 @@ function alternating<T>(subjects: T[], round: number): T[] {
  * favour the same image.
  */
 export async function runBench(options: BenchOptions): Promise<BenchReport> {
-  return withBenchNode(options, async ({ registry: reg, node }) => {
+  const clock = new PhaseClock(options.log);
+  let since = performance.now();
+  const report = await withBenchNode(options, async ({ registry: reg, node }) => {
+    clock.record('starting the registry and the node', performance.now() - since);
     const pushed = new Map<Role, { image: PushedImage; previous?: PushedImage }>();
-    for (const subject of options.subjects) {
-      options.log(`pushing ${subject.reference}`);
-      const image = await reg.push(subject.reference, `slim-bench/${subject.role}`, 'current');
-      const previous = subject.updateFrom ? await reg.push(subject.updateFrom, `slim-bench/${subject.role}`, 'previous') : undefined;
-      pushed.set(subject.role, { image, previous });
-    }
+    await clock.phase('pushing', async () => {
+      for (const subject of options.subjects) {
+        options.log(`pushing ${subject.reference}`);
+        const image = await reg.push(subject.reference, `slim-bench/${subject.role}`, 'current');
+        const previous = subject.updateFrom ? await reg.push(subject.updateFrom, `slim-bench/${subject.role}`, 'previous') : undefined;
+        pushed.set(subject.role, { image, previous });
+      }
+    });
 
     const samples = new Map<Role, Samples>(options.subjects.map((s) => [s.role, { pull: [], pulledBytes: [], firstRequestCold: [], firstRequestWarm: [], coldStart: [], update: [], updateBytes: 0 }]));
+    const coldRoundsStarted = performance.now();
     for (let round = 0; round < options.rounds; round++) {
       for (const subject of alternating(options.subjects, round)) {
         const { image, previous } = pushed.get(subject.role)!;
@@ -83,6 +91,8 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         }
       }
     }
+    clock.record('cold rounds', performance.now() - coldRoundsStarted);
+    const warmStarted = performance.now();
     // every image present (a lazy node keeps only the last one pulled) and started once, unmeasured
     for (const subject of options.subjects) {
       const { image } = pushed.get(subject.role)!;
@@ -97,6 +107,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         samples.get(subject.role)!.firstRequestWarm.push(await node.timeFirstRequest(image.reference, options.recording, `bench-${subject.role}`));
       }
     }
+    clock.record('warm starts', performance.now() - warmStarted);
 
     const images: Partial<Record<Role, ImageBench>> = {};
     for (const subject of options.subjects) {
@@ -133,6 +144,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       },
       baseline: null,
       thresholds: [],
+      timings: { totalMs: 0, phases: [] },
     };
     if (options.baseline) {
       const now = metricsOf(report);
@@ -146,6 +158,9 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       report.baseline = { file: options.baseline.file, deltas };
       report.thresholds = checkThresholds(options.thresholds, now, before);
     }
+    since = performance.now();
     return report;
   });
+  clock.record('stopping the registry and the node', performance.now() - since);
+  return { ...report, timings: clock.timings() };
 }

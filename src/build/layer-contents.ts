@@ -1,3 +1,4 @@
+import type { ContentRange } from '../image/content-range.js';
 import { join } from 'node:path';
 import { SlimError, usageError, writeFailure } from '../errors.js';
 import type { FileRecord } from '../image/file-index.js';
@@ -25,7 +26,7 @@ export function writtenMtime(path: string, record: Pick<FileRecord, 'mtime' | 't
 }
 
 /** Where the writer reads a regular file's content from. */
-export type ContentSource = (entry: PlannedEntry) => string | undefined;
+export type ContentSource = (entry: PlannedEntry) => string | ContentRange | undefined;
 
 /** What the writer gets for a planned entry. */
 export function entrySpec(entry: PlannedEntry, contentOf: ContentSource, epoch: number): TarEntrySpec {
@@ -35,9 +36,9 @@ export function entrySpec(entry: PlannedEntry, contentOf: ContentSource, epoch: 
   if (entry.hardlinkTo) return { ...base, type: 'hardlink', linkTarget: entry.hardlinkTo.slice(1) };
   if (r.type === 'directory') return { ...base, type: 'directory' };
   if (r.type === 'symlink') return { ...base, type: 'symlink', linkTarget: r.linkTarget ?? '' };
-  const contentFile = contentOf(entry);
-  if (!contentFile) throw new SlimError(`no content was read for ${entry.path}`);
-  return { ...base, type: 'file', contentFile };
+  const content = contentOf(entry);
+  if (!content) throw new SlimError(`no content was read for ${entry.path}`);
+  return typeof content === 'string' ? { ...base, type: 'file', contentFile: content } : { ...base, type: 'file', contentRange: content };
 }
 
 /** `/a/b/name` → `a/b/.wh.name`: the OCI whiteout that hides `name` of the layers below. */

@@ -5,6 +5,7 @@ import type { LayerCompression } from '../image/layer-writer.js';
 import { GROUP_TITLES, type LayerGroup } from '../plan/grouping.js';
 import type { Plan, PlannedEntry } from '../plan/plan.js';
 import type { VerifyResult } from '../verify/verify.js';
+import type { Timings } from '../timings.js';
 
 export interface BuildReport {
   schemaVersion: 1;
@@ -32,6 +33,8 @@ export interface BuildReport {
   /** what --jvm-jlink linked in place of the Java runtime's modules (null without it) */
   jvm: JvmLinkSummary | null;
   warnings: string[];
+  /** each phase's wall time */
+  timings: Timings;
 }
 
 export interface JvmLinkSummary {
@@ -54,11 +57,13 @@ export interface VerificationSummary {
   requests: number;
   differing: number;
   report: string | null;
+  /** the original's answers: from the build's traced run, or its own run (a difference, or the recording's rerunOriginal) */
+  original: 'traced run' | 'own run' | null;
 }
 
 export function verificationSummary(result: VerifyResult | undefined): VerificationSummary {
-  if (!result) return { verified: false, ok: null, requests: 0, differing: 0, report: null };
-  return { verified: true, ok: result.ok, requests: result.requests.length, differing: result.requests.filter((r) => r.differences.length).length, report: result.report };
+  if (!result) return { verified: false, ok: null, requests: 0, differing: 0, report: null, original: null };
+  return { verified: true, ok: result.ok, requests: result.requests.length, differing: result.requests.filter((r) => r.differences.length).length, report: result.report, original: result.original };
 }
 
 /** What the original was, as measured while it was read. */
@@ -94,6 +99,7 @@ export function buildReport(input: {
   attackSurface: AttackSurfaceChange;
   jvm?: JvmLinkSummary;
   warnings: string[];
+  timings: Timings;
 }): BuildReport {
   const { plan, layers } = input;
   const fileBytes = plan.layers.reduce((s, l) => s + l.bytes, 0);
@@ -127,5 +133,6 @@ export function buildReport(input: {
     attackSurface: input.attackSurface,
     jvm: input.jvm ?? null,
     warnings: input.warnings,
+    timings: input.timings,
   };
 }

@@ -1,4 +1,5 @@
 import { ExitCode, SlimError } from '../errors.js';
+import type { ReplayedRequest } from '../recording/replay.js';
 import type { Recording } from '../recording/types.js';
 import { verifyImages, type VerifyResult } from '../verify/verify.js';
 
@@ -18,10 +19,11 @@ export async function verifySlim(
   slimId: string,
   recording: Recording,
   seccompProfile?: string,
+  originalAnswers?: ReplayedRequest[],
 ): Promise<{ ok: true; result: VerifyResult } | ({ ok: false } & VerificationFailure)> {
-  const result = await verifyImages(originalId, slimId, recording, { slimSeccomp: seccompProfile });
+  const result = await verifyImages(originalId, slimId, recording, { slimSeccomp: seccompProfile, originalAnswers });
   if (result.ok) return { ok: true, result };
-  const profileOnly = seccompProfile !== undefined && (await verifyImages(originalId, slimId, recording)).ok;
+  const profileOnly = seccompProfile !== undefined && (await verifyImages(originalId, slimId, recording, { originalAnswers })).ok;
   return { ok: false, result, profileOnly };
 }
 

@@ -7,6 +7,7 @@ import { renderAnalysisJson, renderAnalysisMarkdown, renderAnalysisText } from '
 import { requireEngineReference } from '../trace/engine-image.js';
 import { traceImage, type TraceOptions } from '../trace/trace-image.js';
 import { profileDocument, summarizeTrace } from '../trace/trace-summary.js';
+import { PhaseClock } from '../timings.js';
 
 export type OutputFormat = 'table' | 'json' | 'markdown';
 
@@ -16,27 +17,28 @@ export interface TraceRequest extends TraceOptions {
 }
 
 /** Reads the image, analyzes its layers and, given a recording, traces a run of it; the CLI prints the result. */
-export async function analyzeImage(reference: string, options: AnalysisOptions, trace?: TraceRequest): Promise<ImageAnalysis> {
+export async function analyzeImage(reference: string, options: AnalysisOptions, trace?: TraceRequest, log: (line: string) => void = () => undefined): Promise<ImageAnalysis> {
+  const clock = new PhaseClock(log);
   // a bad recording should fail before minutes of reading layers
   const recording = trace ? await loadRecording(trace.recordingFile) : undefined;
   if (trace) await requireEngineReference(reference);
-  const prepared = await prepareImage(reference, { contents: trace !== undefined });
+  const prepared = await prepareImage(reference, { contents: trace !== undefined, clock });
   const { image, listings, index } = prepared;
   try {
     const analysis = analyzeListings(image, listings, options);
-    if (!trace || !recording || !prepared.fs) return analysis;
-    const traced = await traceImage(image, index, prepared.fs, recording, trace);
+    if (!trace || !recording || !prepared.fs) return { ...analysis, timings: clock.timings() };
+    const fs = prepared.fs;
+    const traced = await clock.phase('tracing', () => traceImage(image, index, fs, recording, trace));
     analysis.trace = summarizeTrace(traced, trace.recordingFile, options.top);
     if (trace.profileOut) {
-      const fs = prepared.fs;
-      const document = await profileDocument(traced, index, (path) => fs.contentFile(path), { reference: image.reference, id: image.id }, trace.recordingFile);
+      const document = await profileDocument(traced, index, (path) => fs.content(path), { reference: image.reference, id: image.id }, trace.recordingFile);
       try {
         await writeFile(trace.profileOut, `${JSON.stringify(document, null, 2)}\n`);
       } catch (err) {
         throw new SlimError(`cannot write the profile to ${trace.profileOut}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
       }
     }
-    return analysis;
+    return { ...analysis, timings: clock.timings() };
   } finally {
     await prepared.close();
   }

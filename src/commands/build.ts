@@ -2,15 +2,18 @@ import { writeFile } from 'node:fs/promises';
 import { makeTempDir } from '../cleanup.js';
 import { SlimError, usageError } from '../errors.js';
 import { assembleImage } from '../image/image-writer.js';
-import { openLayerTar } from '../image/layer-decoder.js';
-import { gzipSize, type LayerCompression } from '../image/layer-writer.js';
+import { GzipSizeCache } from '../image/gzip-size-cache.js';
+import type { LayerCompression } from '../image/layer-writer.js';
 import { prepareImage, type PreparedImage } from '../image/prepare.js';
+import type { Image } from '../image/types.js';
+import type { ContentRange } from '../image/content-range.js';
+import { performance } from 'node:perf_hooks';
 import type { GroupOverride } from '../plan/grouping.js';
 import { planLayers, type Plan } from '../plan/plan.js';
 import { loadRecording } from '../recording/parse.js';
 import { checkSeccompDestination, renderSeccompProfile, seccompProfile, writeSeccompFile } from '../security/seccomp.js';
 import { requireEngineReference } from '../trace/engine-image.js';
-import { traceImage, type ImageTrace, type TraceOptions } from '../trace/trace-image.js';
+import { startTraceRunEarly, traceImage, type ImageTrace, type TraceOptions } from '../trace/trace-image.js';
 import { profileDocument } from '../trace/trace-summary.js';
 import { VERSION } from '../version.js';
 import { groupLayerTitle, prefetchOrder, prefetchRecords, sourceDateEpoch, writePlannedLayer } from '../build/layer-contents.js';
@@ -22,6 +25,8 @@ import { verificationError, verifySlim } from '../build/verify-slim.js';
 import { replaceContents } from '../build/replacements.js';
 import { jlinkRuntime, requireJavaRuntime, type JlinkedRuntime } from '../jvm/jlink-runtime.js';
 import { jlinkVerificationError } from '../jvm/jlink-report.js';
+import { PhaseClock } from '../timings.js';
+import { mapConcurrent } from '../concurrency.js';
 
 export interface BuildOptions extends TraceOptions {
   recordingFile: string;
@@ -43,10 +48,11 @@ export interface BuildOptions extends TraceOptions {
   jvmJlink?: { extraModules: string[] };
 }
 
-async function originalCompressedBytes(prepared: PreparedImage): Promise<number> {
-  let total = 0;
-  for (const layer of prepared.image.layers) total += await gzipSize(openLayerTar(layer));
-  return total;
+/** The original's layers gzip-compressed as slim compresses its own, one layer per core, each measured once per cache. */
+async function originalCompressedBytes(image: Image, signal: AbortSignal): Promise<number> {
+  const cache = new GzipSizeCache();
+  const sizes = await mapConcurrent(image.layers, (layer) => cache.layerSize(layer, signal));
+  return sizes.reduce((a, b) => a + b, 0);
 }
 
 async function writeSideFile(file: string, text: string): Promise<void> {
@@ -62,8 +68,11 @@ async function writeProfile(file: string, document: unknown): Promise<void> {
 }
 
 /** Where a kept file's content comes from: the linked Java runtime for what --jvm-jlink replaced, else the image. */
-function slimContent(fs: NonNullable<PreparedImage['fs']>, jvm: JlinkedRuntime | undefined): (path: string) => string | undefined {
-  return (path) => jvm?.replacements.get(path)?.file ?? fs.contentFile(path);
+function slimContent(fs: NonNullable<PreparedImage['fs']>, jvm: JlinkedRuntime | undefined): (path: string) => ContentRange | undefined {
+  return (path) => {
+    const replaced = jvm?.replacements.get(path);
+    return replaced ? { file: replaced.file, start: 0, size: replaced.size } : fs.content(path);
+  };
 }
 
 /** The audit log --profile-out writes: the trace's, plus each kept path's layer group and the rule that chose it. */
@@ -104,8 +113,37 @@ export async function buildSlimImage(reference: string, options: BuildOptions, l
   if (options.outputs.length === 0 && !tag) throw usageError(`${reference} has no name to derive the slim tag from`, 'give --tag NAME:TAG');
   const epoch = sourceDateEpoch();
 
+  const clock = new PhaseClock(log);
+  const traceOptions = { ...options, allSyscalls: options.seccompOut !== undefined };
+  // the traced run needs only the engine's image: it runs while the layers are read; with --jvm-jlink the
+  // image must first show a Java runtime, which takes the index
+  const started = options.jvmJlink ? undefined : await startTraceRunEarly(reference, recording, traceOptions);
+  if (started) {
+    log('tracing a run of the recording, alongside reading the image');
+    const at = performance.now();
+    started.run.then(
+      () => clock.record('the traced run', performance.now() - at),
+      () => undefined,
+    );
+  }
   log(`reading ${reference}`);
-  const prepared = await prepareImage(reference, { contents: true });
+  // from the moment the image is open, alongside everything up to the report (the CPU is idle while functions run)
+  let compressing: Promise<number> | undefined;
+  const stopCompressing = new AbortController();
+  const prepared = await prepareImage(reference, {
+    contents: true,
+    clock,
+    onOpened: (image) => {
+      compressing = clock.phase("measuring the original's gzip size", () => originalCompressedBytes(image, stopCompressing.signal));
+      // awaited at the report; a failure before then must not leave it unhandled
+      compressing.catch(() => undefined);
+    },
+  }).catch(async (err: unknown) => {
+    stopCompressing.abort();
+    await compressing?.catch(() => undefined);
+    await started?.stop();
+    throw err;
+  });
   const work = await makeTempDir('build');
   let release = async () => undefined as void;
   try {
@@ -113,20 +151,21 @@ export async function buildSlimImage(reference: string, options: BuildOptions, l
     const fs = prepared.fs!;
     refuseOriginalTag(image, tag);
     if (options.jvmJlink) requireJavaRuntime(fs, [...index.records()].map((r) => `/${r.path}`), image.reference);
-    log('tracing a run of the recording');
-    const traced = await traceImage(image, index, fs, recording, { ...options, allSyscalls: options.seccompOut !== undefined });
+    if (!started) log('tracing a run of the recording');
+    const traced = await clock.phase(started ? 'the rest of the trace, and what the run needs' : 'tracing', () => traceImage(image, index, fs, recording, traceOptions, started));
     const seccomp = options.seccompOut === undefined ? undefined : seccompProfile(Object.keys(traced.profile.syscalls));
-    const jvm = options.jvmJlink
-      ? await jlinkRuntime({
+    const jvmJlink = options.jvmJlink;
+    const jvm = jvmJlink
+      ? await clock.phase('linking the Java runtime', () => jlinkRuntime({
           image,
           fs,
           kept: new Set(traced.closure.keep.paths()),
           owners: traced.owners,
           recording,
-          extraModules: options.jvmJlink.extraModules,
+          extraModules: jvmJlink.extraModules,
           workDir: work.path,
           log,
-        })
+        }))
       : undefined;
     const planned = planLayers(traced.closure.keep.paths(), index, fs, {
       owners: traced.owners,
@@ -139,29 +178,27 @@ export async function buildSlimImage(reference: string, options: BuildOptions, l
 
     log('writing layers');
     const comment = (l: Plan['layers'][number]) => `${l.files} files, ${l.bytes} bytes kept from ${image.id}`;
-    const layers = [];
     const firstAt = (path: string) => traced.closure.keep.get(path)?.firstAt;
-    for (const [i, layer] of plan.layers.entries()) {
-      // eStargz: what the run reads first comes first, so a lazy-pulling node prefetches just that
-      const ordered = options.compression === 'estargz' ? prefetchOrder(layer.entries, firstAt) : { entries: layer.entries, prefetch: 0 };
-      const toWrite = { title: groupLayerTitle(layer), comment: comment(layer), ...ordered };
-      layers.push(await writePlannedLayer(toWrite, (e) => contentOf(e.path), work.path, String(i), { epoch, compression: options.compression }));
-    }
+    // one layer per core: zlib and zstd compress on libuv's threads, and each layer's bytes depend only on its entries
+    const layers = await clock.phase('writing layers', () =>
+      mapConcurrent(plan.layers, (layer, i) => {
+        // eStargz: what the run reads first comes first, so a lazy-pulling node prefetches just that
+        const ordered = options.compression === 'estargz' ? prefetchOrder(layer.entries, firstAt) : { entries: layer.entries, prefetch: 0 };
+        const toWrite = { title: groupLayerTitle(layer), comment: comment(layer), ...ordered };
+        return writePlannedLayer(toWrite, (e) => contentOf(e.path), work.path, String(i), { epoch, compression: options.compression });
+      }),
+    );
     const assembled = assembleImage(JSON.parse(image.rawConfig.toString()) as Record<string, unknown>, layers, { 'io.slim.source-image': image.id, 'io.slim.version': VERSION });
 
     log('loading the slim image into the engine');
-    const slim = await loadUntagged(assembled);
+    const slim = await clock.phase('loading', () => loadUntagged(assembled));
     release = slim.release;
-    const compressing = originalCompressedBytes(prepared);
-    // awaited below; a failure before that (a failed output write) must not leave it unhandled
-    compressing.catch(() => undefined);
     let verification;
     if (options.verify) {
       log('verifying: replaying the recording against the original and the slim image');
-      const outcome = await verifySlim(image.id, slim.id, recording, seccomp && JSON.stringify(seccomp.profile));
+      const outcome = await clock.phase('verifying', () => verifySlim(image.id, slim.id, recording, seccomp && JSON.stringify(seccomp.profile), traced.run.replayed));
       if (!outcome.ok) {
         const whatBecameOfIt = await slim.discard();
-        await compressing.catch(() => undefined);
         throw (jvm && jlinkVerificationError(outcome, whatBecameOfIt)) || verificationError(outcome, whatBecameOfIt);
       }
       verification = outcome.result;
@@ -169,7 +206,7 @@ export async function buildSlimImage(reference: string, options: BuildOptions, l
     if (tag) await retag(slim.id, tag);
     for (const output of options.outputs) {
       log(`writing ${describeOutput(output)}`);
-      await writeOutput(assembled, output, { tag, tlsVerify: options.tlsVerify });
+      await clock.phase(`writing ${describeOutput(output)}`, () => writeOutput(assembled, output, { tag, tlsVerify: options.tlsVerify }));
     }
     if (seccomp && options.seccompOut !== undefined) await writeSeccompFile(options.seccompOut, renderSeccompProfile(seccomp.profile));
     if (options.profileOut) await writeProfile(options.profileOut, await buildProfileDocument(traced, prepared, plan, options.recordingFile, jvm));
@@ -178,13 +215,14 @@ export async function buildSlimImage(reference: string, options: BuildOptions, l
       if (options.estargzRecordOut !== undefined) await writeSideFile(options.estargzRecordOut, records.jsonLines);
       if (options.prefetchListOut !== undefined) await writeSideFile(options.prefetchListOut, records.list);
     }
+    const compressedBytes = await compressing!;
     return buildReport({
       original: {
         reference,
         id: image.id,
         visibleBytes: traced.usage.visibleBytes,
         layerBytes: prepared.listings.reduce((s, l) => s + l.bytes, 0),
-        compressedBytes: await compressing,
+        compressedBytes,
         layers: image.layers.length,
       },
       slimId: slim.id,
@@ -199,8 +237,14 @@ export async function buildSlimImage(reference: string, options: BuildOptions, l
       attackSurface: attackSurfaceChange(index, plan.entries.values()),
       jvm: jvm && { javaHome: jvm.javaHome, jdk: jvm.jdk, modules: jvm.modules.map((m) => m.name), linked: jvm.linked.length, fromCache: jvm.fromCache, replaced: [...jvm.replacements].map(([path, r]) => ({ path, bytes: r.size, originalBytes: index.get(path)?.size ?? 0 })) },
       warnings: [...traced.closure.warnings, ...plan.skipped.map((s) => `not written: ${s}`), ...(seccomp?.warnings ?? []), ...(jvm?.warnings ?? [])],
+      timings: clock.timings(),
     });
   } finally {
+    // a failed build does not wait for a figure it will not report
+    stopCompressing.abort();
+    await compressing?.catch(() => undefined);
+    // after a success the run has long settled; after a failure it stops at once
+    await started?.stop();
     await release();
     await work.remove();
     await prepared.close();

@@ -25,7 +25,7 @@ export interface RecordOptions {
 
 /** How the function starts while it is recorded: the platform's contract, no steps yet. */
 function startupRecording(options: RecordOptions): Recording {
-  const base = { version: 1 as const, platform: options.platform, env: {}, requests: [] };
+  const base = { version: 1 as const, platform: options.platform, env: {}, requests: [], rerunOriginal: false };
   if (options.platform === 'lambda') {
     return { ...base, lambda: LAMBDA_DEFAULTS, port: options.port, portEnv: [], readiness: { kind: 'runtime-api', timeoutMs: options.readyTimeoutMs } };
   }

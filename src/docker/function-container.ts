@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import type Docker from 'dockerode';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { makeTempDir, onCleanup, type TempDir } from '../cleanup.js';
+import { makeTempDir, onCleanup, refuseWhenShuttingDown, type TempDir } from '../cleanup.js';
 import { processAlive } from '../host-processes.js';
 import { inputError, SlimError } from '../errors.js';
 import type { HttpResponse } from '../recording/http-client.js';
@@ -109,6 +109,16 @@ export function effectiveArgv(config: { Entrypoint?: string[] | null; Cmd?: stri
   return [...entrypoint, ...cmd];
 }
 
+/** The engine's inspect gives ENTRYPOINT and CMD as a string when a Dockerfile used the shell form. */
+export function asArray(v: string | string[] | null | undefined): string[] | null | undefined {
+  return typeof v === 'string' ? [v] : v;
+}
+
+/** effectiveArgv of the config as the engine's inspect gives it. */
+export function engineArgv(config: { Entrypoint?: string | string[] | null; Cmd?: string | string[] | null }, recording: Pick<Recording, 'entrypoint' | 'command'>): string[] {
+  return effectiveArgv({ Entrypoint: asArray(config.Entrypoint), Cmd: asArray(config.Cmd) }, recording);
+}
+
 /**
  * The function's environment on any node: the recording's variables, the port it must listen on,
  * and what its platform's endpoint passes (Lambda's AWS_* variables); `cmd` is the image's CMD.
@@ -152,13 +162,13 @@ export class FunctionContainer implements RunningFunction {
       if (err.statusCode === 404) throw inputError(`image ${spec.image} not found in ${engineName(engine)}`);
       throw err;
     });
-    const asArray = (v: string | string[] | null | undefined) => (typeof v === 'string' ? [v] : v);
-    const argv = effectiveArgv({ Entrypoint: asArray(info.Config.Entrypoint), Cmd: asArray(info.Config.Cmd) }, spec.recording);
+    const argv = engineArgv(info.Config, spec.recording);
     if (argv.length === 0) {
       throw inputError(`image ${spec.image} has no ENTRYPOINT or CMD`, 'give "command" in the recording');
     }
     await sweepOrphanContainers(engine);
     // registered before the container exists, by name, so Ctrl-C during the create still removes it
+    refuseWhenShuttingDown();
     const name = temporaryName(spec.purpose);
     let endpoint: FunctionEndpoint | undefined;
     let profileDir: TempDir | undefined;

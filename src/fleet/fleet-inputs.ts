@@ -46,7 +46,8 @@ async function checkInputs(spec: FleetSpec): Promise<Recording[]> {
 export /** Reads one function's image, works out what it keeps, and closes the image again. */
 async function readFunction(spec: FleetFunctionSpec, recording: Recording, store: ContentStore, pinnedKeys: Map<string, Set<string>>, epoch: number, log: (line: string) => void): Promise<FunctionFacts> {
   log(`reading ${spec.image}`);
-  const prepared = await prepareImage(spec.image, { contents: true });
+  // the content store hard-links each kept file's content, so every file is copied out
+  const prepared = await prepareImage(spec.image, { contents: true, extractAll: true });
   try {
     log(spec.profile ? `${spec.name}: keep set from ${spec.profile}` : `${spec.name}: tracing a run of the recording`);
     const decision = spec.profile ? await keepFromProfile(prepared, spec.profile) : await keepFromTrace(prepared, recording, { include: spec.include, exclude: spec.exclude, includeExe: spec.includeExe });

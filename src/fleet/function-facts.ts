@@ -13,6 +13,7 @@ import { traceImage, type TraceOptions } from '../trace/trace-image.js';
 import { writtenMtime } from '../build/layer-contents.js';
 import type { ContentStore } from './content-store.js';
 import type { FleetFunctionSpec } from './fleet-file.js';
+import type { ReplayedRequest } from '../recording/replay.js';
 
 /** What a function needs kept, from a traced run or from a profile its own CI job wrote. */
 export interface KeepDecision {
@@ -20,6 +21,8 @@ export interface KeepDecision {
   owners: Map<string, string>;
   tracedBytes: number;
   warnings: string[];
+  /** the original's answers in the traced run, which verification compares the slim image with (none from a profile) */
+  originalAnswers?: ReplayedRequest[];
 }
 
 /** Everything the fleet planner and writer need from one function once its image is closed. */
@@ -40,11 +43,12 @@ export interface FunctionFacts {
   warnings: string[];
   /** how the keep set was found */
   source: 'trace' | 'profile';
+  originalAnswers?: ReplayedRequest[];
 }
 
 export async function keepFromTrace(prepared: PreparedImage, recording: Recording, options: TraceOptions): Promise<KeepDecision> {
   const traced = await traceImage(prepared.image, prepared.index, prepared.fs!, recording, options);
-  return { keep: traced.closure.keep.paths(), owners: traced.owners, tracedBytes: traced.usage.tracedBytes, warnings: traced.closure.warnings };
+  return { keep: traced.closure.keep.paths(), owners: traced.owners, tracedBytes: traced.usage.tracedBytes, warnings: traced.closure.warnings, originalAnswers: traced.run.replayed };
 }
 
 /** The keep set a `slim build --profile-out` profile lists; refused when it was written for another image. */
@@ -159,5 +163,6 @@ export async function functionFacts(
     visibleBytes,
     warnings: [...decision.warnings, ...skipped.map((s) => `not written: ${s}`)],
     source: spec.profile ? 'profile' : 'trace',
+    originalAnswers: decision.originalAnswers,
   };
 }

@@ -50,7 +50,7 @@ export async function buildFunction(facts: FunctionFacts, layout: FunctionLayout
     let verification;
     if (verify) {
       log(`${spec.name}: verifying against ${spec.image}`);
-      const outcome = await verifySlim(facts.originalId, slim.id, facts.recording);
+      const outcome = await verifySlim(facts.originalId, slim.id, facts.recording, undefined, facts.originalAnswers);
       if (!outcome.ok) {
         const whatBecameOfIt = await slim.discard();
         const failure = `verification failed: the slim image answers differently from the original\n${outcome.result.report}${whatBecameOfIt}`;

@@ -3,6 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { inputError } from '../errors.js';
+import type { ContentRange } from './content-range.js';
 import { normalizeMemberName, READ_CHUNK, TarFileIndex } from './tar-index.js';
 
 /**
@@ -15,6 +16,8 @@ export interface ArchiveFiles {
   size(name: string): Promise<number>;
   read(name: string): Promise<Buffer>;
   open(name: string): Readable;
+  /** where the file's bytes lie on disk, contiguous */
+  locate(name: string): Promise<ContentRange>;
 }
 
 export class TarArchiveFiles implements ArchiveFiles {
@@ -48,6 +51,11 @@ export class TarArchiveFiles implements ArchiveFiles {
 
   open(name: string): Readable {
     return this.index.openMember(this.member(name));
+  }
+
+  async locate(name: string): Promise<ContentRange> {
+    const member = this.member(name);
+    return { file: this.index.path, start: member.dataOffset, size: member.size };
   }
 }
 
@@ -92,5 +100,9 @@ export class DirectoryArchiveFiles implements ArchiveFiles {
 
   open(name: string): Readable {
     return createReadStream(this.pathOf(name), { highWaterMark: READ_CHUNK });
+  }
+
+  async locate(name: string): Promise<ContentRange> {
+    return { file: this.pathOf(name), start: 0, size: await this.size(name) };
   }
 }

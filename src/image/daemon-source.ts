@@ -36,7 +36,8 @@ export async function readFromDaemon(reference: string): Promise<Image> {
       if (isEngineUnreachable(err)) throw engineUnreachableError(err);
       throw new SlimError(`docker save ${reference} failed: ${(err as Error).message}`);
     }
-    await pipeline(saved, createWriteStream(archivePath)).catch((err: unknown) => {
+    // large writes: with the default 16 KiB the spool ran at two thirds of `docker save -o`'s speed
+    await pipeline(saved, createWriteStream(archivePath, { highWaterMark: 1 << 20 })).catch((err: unknown) => {
       throw spoolFailure(err, `the image (docker save ${reference}) to ${temp.path}`);
     });
     const files = await TarArchiveFiles.open(archivePath);

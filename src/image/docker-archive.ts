@@ -61,6 +61,7 @@ export async function readDockerArchive(files: ArchiveFiles, options: DockerArch
       storedSize: await files.size(path),
       createdBy: createdBy[index],
       openBlob: () => files.open(path),
+      storedAt: await files.locate(path),
     });
   }
   return {

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { PassThrough, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { constants as zlibConstants, createGzip } from 'node:zlib';
 import tar from 'tar-stream';
+import { openRange, type ContentRange } from './content-range.js';
 import { CompressStream as ZstdCompressStream } from 'zstd-napi';
 
 /** One entry to write. `path` has no leading slash; directories have no trailing one. */
@@ -17,6 +18,8 @@ export interface TarEntrySpec {
   gid: number;
   /** for files: where the content is read from; its size is taken from the file */
   contentFile?: string;
+  /** for files, instead of `contentFile`: a byte range of a file */
+  contentRange?: ContentRange;
   /** symlink target as stored, or the hardlink's target path (no leading slash) */
   linkTarget?: string;
   /** seconds since the epoch */
@@ -100,63 +103,90 @@ export function deterministicZstd(): Transform {
 
 const COMPRESSORS: Record<StreamCompression, () => Transform> = { gzip: deterministicGzip, zstd: deterministicZstd };
 
+/** Writes entries, in the order given, into the tar stream `pack` (see writeTar). */
+async function packEntries(pack: tar.Pack, entries: TarEntrySpec[]): Promise<void> {
+  for (const entry of entries) {
+    const header = {
+      name: entry.type === 'directory' ? `${entry.path}/` : entry.path,
+      mode: entry.mode & 0o7777,
+      uid: entry.uid,
+      gid: entry.gid,
+      uname: '',
+      gname: '',
+      ...timeAndIds(entry),
+    };
+    if (entry.type === 'file') {
+      const range = entry.contentRange ?? { file: entry.contentFile!, start: 0, size: (await stat(entry.contentFile!)).size };
+      const sink = pack.entry({ ...header, type: 'file', size: range.size });
+      await pipeline(openRange(range), sink as unknown as NodeJS.WritableStream);
+    } else if (entry.type === 'whiteout') {
+      pack.entry({ ...header, type: 'file', size: 0 }, Buffer.alloc(0));
+    } else if (entry.type === 'directory') {
+      pack.entry({ ...header, type: 'directory' });
+    } else if (entry.type === 'symlink') {
+      pack.entry({ ...header, type: 'symlink', linkname: entry.linkTarget ?? '' });
+    } else {
+      pack.entry({ ...header, type: 'link', linkname: entry.linkTarget ?? '' });
+    }
+  }
+  pack.finalize();
+}
+
+/**
+ * Packs the entries and hands the tar stream to `consume`, which must read all of it; fails when
+ * either side fails.
+ */
+async function packInto(entries: TarEntrySpec[], consume: (tarStream: NodeJS.ReadableStream) => Promise<void>): Promise<void> {
+  const pack = tar.pack();
+  const consuming = consume(pack as unknown as NodeJS.ReadableStream);
+  const packing = packEntries(pack, entries);
+  try {
+    // whichever side fails first fails the whole: a consumer that stopped reading would leave packing stalled
+    await Promise.all([packing, consuming]);
+  } catch (err) {
+    pack.destroy(err as Error);
+    await Promise.allSettled([consuming]);
+    packing.catch(() => undefined);
+    throw err;
+  }
+}
+
 /**
  * Writes entries, in the order given, as a tar: no user or group names, one fixed modification time
  * per entry as given, content streamed from disk. The same entries always give the same bytes.
  */
 export async function writeTar(entries: TarEntrySpec[], tarPath: string): Promise<WrittenBlob> {
-  const pack = tar.pack();
   const digester = new Digester();
-  const writing = pipeline(pack as unknown as NodeJS.ReadableStream, digester, createWriteStream(tarPath));
-  try {
-    for (const entry of entries) {
-      const header = {
-        name: entry.type === 'directory' ? `${entry.path}/` : entry.path,
-        mode: entry.mode & 0o7777,
-        uid: entry.uid,
-        gid: entry.gid,
-        uname: '',
-        gname: '',
-        ...timeAndIds(entry),
-      };
-      if (entry.type === 'file') {
-        const size = (await stat(entry.contentFile!)).size;
-        const sink = pack.entry({ ...header, type: 'file', size });
-        await pipeline(createReadStream(entry.contentFile!, { highWaterMark: 1 << 20 }), sink as unknown as NodeJS.WritableStream);
-      } else if (entry.type === 'whiteout') {
-        pack.entry({ ...header, type: 'file', size: 0 }, Buffer.alloc(0));
-      } else if (entry.type === 'directory') {
-        pack.entry({ ...header, type: 'directory' });
-      } else if (entry.type === 'symlink') {
-        pack.entry({ ...header, type: 'symlink', linkname: entry.linkTarget ?? '' });
-      } else {
-        pack.entry({ ...header, type: 'link', linkname: entry.linkTarget ?? '' });
-      }
-    }
-    pack.finalize();
-    await writing;
-  } catch (err) {
-    pack.destroy(err as Error);
-    await writing.catch(() => undefined);
-    throw err;
-  }
+  await packInto(entries, (tarStream) => pipeline(tarStream, digester, createWriteStream(tarPath)));
   return { path: tarPath, digest: digester.digest(), size: digester.size };
 }
 
-/** Writes the entries as a tar, then its blob compressed as asked (see writeTar). */
+/**
+ * Writes the entries as a tar and, from the same stream in the same pass, its blob compressed as asked
+ * (see writeTar): the content files are read once.
+ */
 export async function writeLayer(entries: TarEntrySpec[], tarPath: string, blobPath: string, compression: StreamCompression = 'gzip'): Promise<WrittenLayer> {
-  const tarBlob = await writeTar(entries, tarPath);
+  const tarDigester = new Digester();
+  // three pipelines meet at it (in, to the tar file, to the compressor), each with its own end-of-stream listeners
+  tarDigester.setMaxListeners(32);
   const blobDigester = new Digester();
-  await pipeline(createReadStream(tarPath, { highWaterMark: 1 << 20 }), COMPRESSORS[compression](), blobDigester, createWriteStream(blobPath));
+  await packInto(entries, async (tarStream) => {
+    const hashing = pipeline(tarStream, tarDigester);
+    // one source, two pipelines: pipe() waits for the slower of the two, so memory stays bounded
+    const toFile = pipeline(tarDigester, createWriteStream(tarPath));
+    const toBlob = pipeline(tarDigester, COMPRESSORS[compression](), blobDigester, createWriteStream(blobPath));
+    await Promise.all([hashing, toFile, toBlob]);
+  });
+  const tarBlob = { path: tarPath, digest: tarDigester.digest(), size: tarDigester.size };
   const blob = { path: blobPath, digest: blobDigester.digest(), size: blobDigester.size };
   return { tar: tarBlob, blob, compression, mediaType: LAYER_MEDIA_TYPE[compression], annotations: {} };
 }
 
 /** Bytes of a stream once gzip-compressed with the settings slim writes layers with. */
-export async function gzipSize(source: NodeJS.ReadableStream): Promise<number> {
+export async function gzipSize(source: NodeJS.ReadableStream, signal?: AbortSignal): Promise<number> {
   const counter = new Digester();
   const sink = new PassThrough();
   sink.resume();
-  await pipeline(source, deterministicGzip(), counter, sink);
+  await pipeline(source, deterministicGzip(), counter, sink, { signal });
   return counter.size;
 }

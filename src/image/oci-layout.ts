@@ -89,6 +89,7 @@ export async function readOciLayout(files: ArchiveFiles, options: OciLayoutOptio
       storedSize: await files.size(path),
       createdBy: createdBy[i],
       openBlob: () => files.open(path),
+      storedAt: await files.locate(path),
       // an eStargz layer's TOC digest lives here: a sink that drops it makes the layer unmountable lazily
       ...(descriptor.annotations && Object.keys(descriptor.annotations).length ? { annotations: descriptor.annotations } : {}),
     });

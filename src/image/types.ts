@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { ContentRange } from './content-range.js';
 
 /** The parts of an OCI/Docker image config slim reads. Unknown fields are kept in `Image.rawConfig`. */
 export interface ContainerConfig {
@@ -56,6 +57,8 @@ export interface Layer {
   readonly uncompressedSize?: number;
   /** the uncompressed tar, when it is at hand as such (slim's own layers); else decode `openBlob()` */
   openUncompressed?(): Readable;
+  /** where the stored blob lies in a local file, when it does (a spooled or saved archive, an OCI layout) */
+  readonly storedAt?: ContentRange;
 }
 
 /** One image, whichever source it came from. Commands never ask where it came from. */

@@ -1,20 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
+import { copyFile, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-
-/**
- * What --jvm-jlink made before, kept by its inputs: jdeps' class dependencies per jar, and linked runtimes.
- * JDK 17's `-Xshare:dump` writes a different CDS archive each time it runs, so only a runtime linked once
- * and reused keeps the system layer's digest from one build to the next (and it skips apt and jlink).
- * Under $SLIM_CACHE_DIR, else $XDG_CACHE_HOME/slim, else ~/.cache/slim; deleting it is always safe.
- */
-export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.SLIM_CACHE_DIR) return env.SLIM_CACHE_DIR;
-  return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'slim');
-}
+import { cacheRoot, writeEntry } from '../cache.js';
 
 /** Bump when what is linked for the same inputs changes (jlink's options, the dump's flags). */
 const FORMAT = 1;
@@ -57,19 +46,11 @@ interface Manifest {
   text: string;
 }
 
-/** Writes `build` into a fresh directory, then renames it into place, so a reader never sees half an entry. */
-async function writeEntry(dir: string, build: (tmp: string) => Promise<void>): Promise<void> {
-  const tmp = `${dir}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  await mkdir(tmp, { recursive: true });
-  try {
-    await build(tmp);
-    await rm(dir, { recursive: true, force: true });
-    await rename(tmp, dir);
-  } finally {
-    await rm(tmp, { recursive: true, force: true });
-  }
-}
-
+/**
+ * What --jvm-jlink made before, kept by its inputs: jdeps' class dependencies per jar, and linked runtimes.
+ * JDK 17's `-Xshare:dump` writes a different CDS archive each time it runs, so only a runtime linked once
+ * and reused keeps the system layer's digest from one build to the next (and it skips apt and jlink).
+ */
 export class JlinkCache {
   constructor(readonly root: string = cacheRoot()) {}
 

@@ -295,7 +295,7 @@ function parseReadiness(c: Checker, value: Json): Readiness {
 export async function parseRecording(value: Json, file: string): Promise<Recording> {
   const c = new Checker(file);
   const root = c.object(value, '(top level)');
-  c.only(root, '', ['version', 'platform', 'port', 'portEnv', 'readiness', 'env', 'entrypoint', 'command', 'compare', 'fc', 'lambda', 'steps']);
+  c.only(root, '', ['version', 'platform', 'port', 'portEnv', 'readiness', 'env', 'entrypoint', 'command', 'compare', 'rerunOriginal', 'fc', 'lambda', 'steps']);
   if (root.version !== undefined && root.version !== 1) c.fail('version', 'must be 1');
   const platform = parsePlatform(c, root.platform);
   const contract = CONTRACTS[platform];
@@ -337,6 +337,7 @@ export async function parseRecording(value: Json, file: string): Promise<Recordi
     entrypoint: c.optionalStrings(root.entrypoint, 'entrypoint'),
     command: c.optionalStrings(root.command, 'command'),
     requests,
+    rerunOriginal: c.optionalBoolean(root.rerunOriginal, 'rerunOriginal') ?? false,
   };
 }
 

@@ -52,4 +52,9 @@ export interface Recording {
   /** replaces the image's CMD when set */
   command?: string[];
   requests: RecordedRequest[];
+  /**
+   * build's verification replays the original again instead of taking its answers from the traced run:
+   * for a function whose answers differ between two starts in ways the compare rules do not ignore
+   */
+  rerunOriginal: boolean;
 }

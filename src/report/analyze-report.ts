@@ -1,5 +1,6 @@
 import prettyBytes from 'pretty-bytes';
 import type { ImageAnalysis } from '../analyze/analysis.js';
+import { renderTimings } from '../timings.js';
 import { KIND_LABELS } from '../analyze/kinds.js';
 import { shortDigest } from '../image/layer-decoder.js';
 import type { TraceSummary } from '../trace/trace-summary.js';
@@ -139,7 +140,7 @@ export function renderAnalysisText(a: ImageAnalysis): string {
     if (a.trace.warnings.length) out.push('', 'Warnings', ...a.trace.warnings.map((w) => `  ${w}`));
   }
   if (a.problems.length) out.push('', 'Problems', ...a.problems.map((p) => `  ${p}`));
-  out.push('', EFFICIENCY_NOTE);
+  out.push('', EFFICIENCY_NOTE, '', `time ${renderTimings(a.timings)}`);
   return `${out.join('\n')}\n`;
 }
 

@@ -3,6 +3,7 @@ import { attackSurfaceRows } from '../analyze/attack-surface.js';
 import type { BuildReport } from '../build/report.js';
 import { shortDigest } from '../image/layer-decoder.js';
 import { markdownTable, textTable, type Column } from './text-table.js';
+import { renderTimings } from '../timings.js';
 
 const bytes = (n: number) => prettyBytes(n);
 const ratio = (a: number, b: number) => (b > 0 ? `${((a / b) * 100).toFixed(1)}%` : '-');
@@ -35,7 +36,8 @@ function layerRows(r: BuildReport): string[][] {
 
 function verificationLine(r: BuildReport): string {
   if (!r.verification.verified) return 'not verified (--no-verify)';
-  return r.verification.ok ? `verified: all ${r.verification.requests} requests answer as the original does` : `FAILED: ${r.verification.differing} of ${r.verification.requests} requests differ`;
+  const against = r.verification.original === 'traced run' ? " (the original's answers from the traced run)" : '';
+  return r.verification.ok ? `verified: all ${r.verification.requests} requests answer as the original does${against}` : `FAILED: ${r.verification.differing} of ${r.verification.requests} requests differ`;
 }
 
 function where(r: BuildReport): string {
@@ -58,6 +60,7 @@ export function renderBuildText(r: BuildReport): string {
     textTable(SURFACE_COLUMNS, attackSurfaceRows(r.attackSurface)),
   ];
   if (r.warnings.length) out.push('', 'Warnings', ...r.warnings.map((w) => `  ${w}`));
+  out.push('', `time ${renderTimings(r.timings)}`);
   return `${out.join('\n')}\n`;
 }
 
@@ -81,6 +84,8 @@ export function renderBuildMarkdown(r: BuildReport): string {
     markdownTable(SURFACE_COLUMNS, attackSurfaceRows(r.attackSurface)),
     '',
     '</details>',
+    '',
+    `<sub>built in ${renderTimings(r.timings)}</sub>`,
   ];
   if (r.warnings.length) out.push('', '**Warnings**', '', ...r.warnings.map((w) => `- ${w}`));
   return `${out.join('\n')}\n`;

@@ -1,4 +1,4 @@
-import { sha256File } from '../image/digest.js';
+import { sha256Range, type ContentRange } from '../image/content-range.js';
 import type { FileIndex } from '../image/file-index.js';
 import type { UsageSummary } from '../analyze/usage.js';
 import type { ColdStartTimeline, ImageTrace } from './trace-image.js';
@@ -58,12 +58,12 @@ export interface KeptFileFacts {
   linkTarget?: string;
 }
 
-async function keptFileFacts(path: string, index: FileIndex, contentFile: (path: string) => string | undefined): Promise<KeptFileFacts> {
+async function keptFileFacts(path: string, index: FileIndex, contentOf: (path: string) => ContentRange | undefined): Promise<KeptFileFacts> {
   const record = index.get(path);
   if (!record) return { type: null, bytes: 0 };
   const facts: KeptFileFacts = { type: record.type, bytes: record.type === 'file' ? record.size : 0, mode: record.mode, uid: record.uid, gid: record.gid };
-  const content = record.type === 'file' || record.type === 'hardlink' ? contentFile(path) : undefined;
-  if (content) facts.sha256 = await sha256File(content).catch(() => undefined);
+  const content = record.type === 'file' || record.type === 'hardlink' ? contentOf(path) : undefined;
+  if (content) facts.sha256 = await sha256Range(content).catch(() => undefined);
   if (record.linkTarget !== undefined) facts.linkTarget = record.linkTarget;
   return facts;
 }
@@ -76,12 +76,12 @@ async function keptFileFacts(path: string, index: FileIndex, contentFile: (path:
 export async function profileDocument(
   trace: ImageTrace,
   index: FileIndex,
-  contentFile: (path: string) => string | undefined,
+  contentOf: (path: string) => ContentRange | undefined,
   image: { reference: string; id: string },
   recordingFile: string,
 ) {
   const kept = [];
-  for (const entry of trace.closure.keep.list()) kept.push({ ...entry, ...(await keptFileFacts(entry.path, index, contentFile)) });
+  for (const entry of trace.closure.keep.list()) kept.push({ ...entry, ...(await keptFileFacts(entry.path, index, contentOf)) });
   return {
     schemaVersion: 1,
     image,

@@ -26,12 +26,13 @@ export interface TraceRun {
  * recording, stops it, and returns the raw trace. The container and the trace directory are removed
  * whatever happens.
  */
-export async function traceFunction(image: string, recording: Recording, options: SensorOptions = {}): Promise<TraceRun> {
+export async function traceFunction(image: string, recording: Recording, options: SensorOptions & { signal?: AbortSignal } = {}): Promise<TraceRun> {
   const sensor = await findSensor();
   const out = await makeTempDir('trace');
   // the traced process keeps the image's USER, which must be able to write the trace
   await chmod(out.path, 0o1777);
   let container: FunctionContainer | undefined;
+  let onAbort: (() => void) | undefined;
   try {
     container = await FunctionContainer.start({
       image,
@@ -39,6 +40,11 @@ export async function traceFunction(image: string, recording: Recording, options
       purpose: 'trace',
       wrap: (argv) => ({ entrypoint: sensorCommand(sensor, argv, options), binds: sensorBinds(sensor, out.path), capAdd: ['SYS_PTRACE'] }),
     });
+    // a build that failed meanwhile removes the container, so waiting and replaying end at once
+    const running = container;
+    onAbort = () => void running.remove().catch(() => undefined);
+    if (options.signal?.aborted) throw new SlimError('the traced run was stopped');
+    options.signal?.addEventListener('abort', onAbort, { once: true });
     const containerStartedAt = container.startedAt;
     try {
       await container.waitReady();
@@ -59,6 +65,7 @@ export async function traceFunction(image: string, recording: Recording, options
     }
     return { traceText, argv: container.argv, containerStartedAt, readyAt, replayed, logs };
   } finally {
+    if (onAbort) options.signal?.removeEventListener('abort', onAbort);
     await container?.remove();
     await out.remove();
   }

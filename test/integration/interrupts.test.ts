@@ -84,15 +84,11 @@ describe('interrupting slim at every phase', () => {
       inPhase: async () => (await readdir(slimTmp.path)).some((name) => name.startsWith('slim-save-')),
     },
     {
-      // files are being written into the root while it is removed: they must not bring it back
-      phase: 'materializing the image\'s files',
+      // the layers are uncompressed, so their files are located in the spooled archive, not copied out
+      phase: 'locating the image\'s files',
       signal: 'SIGINT',
-      line: /^slim: reading /m,
-      inPhase: async () => {
-        const names = await readdir(slimTmp.path);
-        const root = names.find((name) => name.startsWith('slim-rootfs-'));
-        return root !== undefined && (await readdir(join(slimTmp.path, root)).catch(() => [])).length > 0;
-      },
+      line: /^slim: indexing its layers/m,
+      inPhase: async () => (await readdir(slimTmp.path)).some((name) => name.startsWith('slim-rootfs-')),
     },
     { phase: 'tracing', signal: 'SIGTERM', line: /^slim: tracing /m, inPhase: async (pid) => (await containersOf(pid)).length > 0 },
     { phase: 'writing layers', signal: 'SIGINT', line: /^slim: writing layers/m },

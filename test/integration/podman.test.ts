@@ -89,7 +89,7 @@ describe('slim on Podman: node-express end to end through its Docker-compatible 
     const podman = await slim(['--engine', 'podman', 'build', NODE_EXPRESS, '--record', RECORDING, '--tag', TAG, '--json', '--seccomp-out', profile]);
     assert.equal(podman.code, 0, podman.stderr);
     onPodman = JSON.parse(podman.stdout) as BuildReport;
-    assert.deepEqual(onPodman.verification, { verified: true, ok: true, requests: 7, differing: 0, report: 'all 7 requests match\n' });
+    assert.deepEqual(onPodman.verification, { verified: true, ok: true, requests: 7, differing: 0, report: 'all 7 requests match\n', original: 'traced run' });
     assert.deepEqual(onPodman.slim.layers.map((l) => l.digest), onDocker.slim.layers.map((l) => l.digest), 'the same slim layers from either engine');
     assert.equal(onPodman.slim.id, onDocker.slim.id, 'the same slim image');
     assert.ok(onPodman.seccomp && onPodman.seccomp.syscalls > 50, 'a profile was written and the slim image verified under it (Podman takes it as a path)');

@@ -113,7 +113,7 @@ describe('analyzeListings', () => {
       })),
       close: async () => undefined,
     };
-    analysis = analyzeListings(image, listings, { top: 3, depth: 1 });
+    analysis = { ...analyzeListings(image, listings, { top: 3, depth: 1 }), timings: { totalMs: 1_800, phases: [{ phase: 'indexing its layers', ms: 1_200 }] } };
   });
 
   test('totals, wasted bytes and efficiency', () => {
@@ -225,5 +225,9 @@ describe('analyzeListings', () => {
     const md = renderAnalysisMarkdown(analysis);
     assert.ok(md.startsWith('### slim analyze: `docker-archive:/tmp/x.tar`'));
     assert.ok(md.includes(`efficiency **${percent}**`));
+  });
+
+  test('the table report ends with where the time went', () => {
+    assert.match(renderAnalysisText(analysis), /^time 1\.8 s: indexing its layers 1\.2 s$/m);
   });
 });

@@ -62,6 +62,7 @@ function benchReport(images: Partial<Record<Role, ImageBench>>, overrides: Parti
     },
     baseline: null,
     thresholds: [],
+    timings: { totalMs: 61_000, phases: [{ phase: 'pushing', ms: 9_000 }, { phase: 'cold rounds', ms: 40_000 }] },
     ...overrides,
   };
 }
@@ -260,6 +261,11 @@ describe('metricsOf', () => {
 });
 
 describe('renderBenchText', () => {
+  test('ends with where the bench spent its time', () => {
+    assert.match(renderBenchText(both()), /^time 61\.0 s: pushing 9\.0 s, cold rounds 40\.0 s$/m);
+    assert.match(renderBenchMarkdown(both()), /^- bench time 61\.0 s: pushing 9\.0 s, cold rounds 40\.0 s$/m);
+  });
+
   test('summary line with both images, the cold start ratio, the link and the rounds', () => {
     const text = renderBenchText(both());
     assert.equal(text.split('\n')[0], 'slim: 123 MB → 23.5 MB, cold start 5.90 s → 1.70 s (0.29×) over loopback on dockerd 20.10.24, overlay2, median of 3');
@@ -282,7 +288,7 @@ describe('renderBenchText', () => {
     assert.deepEqual(textRow(text, 'cold start (pull + first request)'), ['cold start (pull + first request)', '5.90 s (4.80–7.00)', '1.70 s (1.50–2.00)', '0.29×']);
     assert.deepEqual(textRow(text, 'first request, warm'), ['first request, warm', '50 ms (40–60)', '25 ms (20–30)', '0.50×']);
     assert.deepEqual(textRow(text, 'update after a code change'), ['update after a code change', '50 MB in 2.50 s (2.00–3.00)', '1 MB in 0.25 s (0.20–0.30)', '0.02×']);
-    assert.equal(lines.length, 2 + 2 + 6 + 1, 'summary, blank, header, rule, six rows, final newline');
+    assert.equal(lines.length, 2 + 2 + 6 + 2 + 1, 'summary, blank, header, rule, six rows, blank, time, final newline');
     assert.doesNotMatch(text, /baseline|[✓✗]/);
   });
 
@@ -319,7 +325,7 @@ describe('renderBenchText', () => {
       ...checkThresholds([parseThreshold('warmstart>+1%')], metrics({}), metrics({ warmstart: 20 })),
     ];
     const text = renderBenchText({ ...both(), baseline: { file: 'base.json', deltas: {} }, thresholds });
-    const tail = text.trimEnd().split('\n').slice(-5);
+    const tail = text.trimEnd().split('\n').slice(-7, -2);
     assert.deepEqual(tail, [
       '',
       '✓ size>+5%: +4.0%',
@@ -435,6 +441,7 @@ describe('renderBenchMarkdown', () => {
       '- original: `app:1`, 12 layers, pull samples 4.00, 5.00, 6.00 s',
       '- slim: `app:1-slim`, 3 layers, pull samples 1.00, 1.20, 1.50 s',
       '- baseline: `base.json`',
+      '- bench time 61.0 s: pushing 9.0 s, cold rounds 40.0 s',
     ]);
     assert.equal(lines.at(-1), '', 'ends with a newline');
     assert.equal(lines.at(-2), '</details>');

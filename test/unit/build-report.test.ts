@@ -22,7 +22,7 @@ const report: BuildReport = {
   },
   tracedFloorBytes: 89e6,
   floorRatio: 90 / 89,
-  verification: { verified: true, ok: true, requests: 7, differing: 0, report: 'all 7 requests match\n' },
+  verification: { verified: true, ok: true, requests: 7, differing: 0, report: 'all 7 requests match\n', original: 'traced run' },
   seccomp: null,
   attackSurface: {
     original: attackSurface([
@@ -38,6 +38,7 @@ const report: BuildReport = {
   },
   jvm: null,
   warnings: [],
+  timings: { totalMs: 12_340, phases: [{ phase: 'tracing', ms: 4_700 }, { phase: 'verifying', ms: 2_060 }] },
 };
 
 describe('build report', () => {
@@ -47,6 +48,11 @@ describe('build report', () => {
     assert.match(section, /^shells\s+2\s+1\s+\/usr\/bin\/dash$/m);
     assert.match(section, /^setuid binaries\s+1\s+0\s*$/m);
     assert.match(section, /^executables\s+3\s+2\s*$/m);
+  });
+
+  test('both reports say where the time went, phase by phase', () => {
+    assert.match(renderBuildText(report), /^time 12\.3 s: tracing 4\.7 s, verifying 2\.1 s$/m);
+    assert.match(renderBuildMarkdown(report), /built in 12\.3 s: tracing 4\.7 s, verifying 2\.1 s/);
   });
 
   test('the markdown report folds the attack surface into a details block', () => {

@@ -181,7 +181,8 @@ async function openLayers(dirPath: string, layers: TarEntrySpec[][]): Promise<Op
   return { image, listings, index: FileIndex.build(listings) };
 }
 
-describe('materializeContents and IndexImageFs', () => {
+for (const mode of ['by range', 'extracted'] as const) describe(`materializeContents and IndexImageFs, contents ${mode}`, () => {
+  const extractAll = mode === 'extracted';
   let tmp: { path: string; remove(): Promise<void> };
   let opened: OpenedImage;
   let root: string;
@@ -217,8 +218,7 @@ describe('materializeContents and IndexImageFs', () => {
     ]);
     root = join(tmp.path, 'work', 'contents');
     await mkdir(root, { recursive: true });
-    await materializeContents(opened.image, opened.index, opened.listings, root);
-    fs = new IndexImageFs(opened.index, root);
+    fs = new IndexImageFs(opened.index, root, await materializeContents(opened.image, opened.index, opened.listings, root, undefined, undefined, { extractAll }));
   });
   after(async () => {
     await opened.image.close();
@@ -227,7 +227,7 @@ describe('materializeContents and IndexImageFs', () => {
 
   test('holds the winning copy of every file: an overwritten file shows the upper content', async () => {
     assert.equal((await fs.readFile('/etc/config'))?.toString(), 'upper config');
-    assert.equal(await readFile(join(root, 'files/etc/config'), 'utf8'), 'upper config');
+    if (extractAll) assert.equal(await readFile(join(root, 'files/etc/config'), 'utf8'), 'upper config');
     assert.equal((await fs.readFile('/data/t1'))?.toString(), 'replaced');
     assert.equal((await fs.readFile('/bin/tool'))?.toString(), 'tool bytes');
   });
@@ -259,7 +259,16 @@ describe('materializeContents and IndexImageFs', () => {
     assert.equal(await fs.open('/nope'), undefined);
   });
 
-  test('files are written with mode 0644, whatever the image says, and nothing else is created', async () => {
+  test('an uncompressed layer\'s files are served from the stored archive, and nothing is copied out', { skip: extractAll }, async () => {
+    assert.equal(existsSync(join(root, 'files')), false);
+    const range = fs.content('/etc/config');
+    assert.ok(range && !range.file.startsWith(root), `${range?.file} is the archive's layer`);
+    assert.equal(range.size, 'upper config'.length);
+    assert.equal(fs.content('/usr/lib'), undefined, 'a directory has no content');
+    assert.throws(() => fs.contentFile('/etc/config'), /served by range/);
+  });
+
+  test('files are written with mode 0644, whatever the image says, and nothing else is created', { skip: !extractAll }, async () => {
     const files = await walk(join(root, 'files'));
     assert.equal(files.get('bin/tool')?.mode, 0o644);
     for (const [path, { type, mode }] of files) {
@@ -272,6 +281,7 @@ describe('materializeContents and IndexImageFs', () => {
     assert.deepEqual(await readdir(join(tmp.path, 'work')), ['contents']);
     assert.equal(existsSync(join(tmp.path, 'outside.txt')), false);
     assert.equal(existsSync(join(tmp.path, 'work', 'outside.txt')), false);
+    if (!extractAll) return;
     const entry = await lstat(join(root, 'files/escape/pwned'));
     assert.ok(entry.isFile());
     assert.ok((await lstat(join(root, 'files/escape'))).isDirectory(), 'a symlink in the image is never created on the host');
@@ -280,7 +290,7 @@ describe('materializeContents and IndexImageFs', () => {
   test('wanted limits which files are written', async () => {
     const limited = join(tmp.path, 'limited');
     await mkdir(limited);
-    await materializeContents(opened.image, opened.index, opened.listings, limited, (r) => r.path === 'etc/config' || r.path === 'data/big');
+    await materializeContents(opened.image, opened.index, opened.listings, limited, (r) => r.path === 'etc/config' || r.path === 'data/big', undefined, { extractAll: true });
     const written = [...(await walk(join(limited, 'files'))).entries()].filter(([, v]) => v.type === 'f').map(([p]) => p);
     assert.deepEqual(written.sort(), ['data/big', 'etc/config']);
     assert.equal(await readFile(join(limited, 'files/etc/config'), 'utf8'), 'upper config');
@@ -291,8 +301,8 @@ describe('materializeContents and IndexImageFs', () => {
     async () => {
       const limited = join(tmp.path, 'limited-hardlink');
       await mkdir(limited);
-      await materializeContents(opened.image, opened.index, opened.listings, limited, (r) => r.path === 'data/hard');
-      assert.equal((await new IndexImageFs(opened.index, limited).readFile('/data/hard'))?.toString(), 'original content');
+      const ranges = await materializeContents(opened.image, opened.index, opened.listings, limited, (r) => r.path === 'data/hard', undefined, { extractAll });
+      assert.equal((await new IndexImageFs(opened.index, limited, ranges).readFile('/data/hard'))?.toString(), 'original content');
     },
   );
 });
@@ -341,8 +351,7 @@ describe('materializeContents with sparse files', () => {
         const index = FileIndex.build(listings);
         const root = join(tmp.path, `contents-${format}`);
         await mkdir(root);
-        await materializeContents(image, index, listings, root);
-        const fs = new IndexImageFs(index, root);
+        const fs = new IndexImageFs(index, root, await materializeContents(image, index, listings, root));
         const big = await fs.open('/big.img');
         assert.ok(big);
         assert.equal(big.size, SPARSE_SIZE);

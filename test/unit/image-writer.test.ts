@@ -227,8 +227,7 @@ async function readBack(opened: Image): Promise<{ listings: LayerListing[]; fs: 
   const listings = await readLayerListings(opened, silent);
   const index = FileIndex.build(listings);
   const root = next('materialized');
-  await materializeContents(opened, index, listings, root);
-  return { listings, fs: new IndexImageFs(index, root) };
+  return { listings, fs: new IndexImageFs(index, root, await materializeContents(opened, index, listings, root)) };
 }
 
 async function assertSameImage(opened: Image): Promise<void> {

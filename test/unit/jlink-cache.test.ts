@@ -3,7 +3,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { cacheRoot, JlinkCache, jdepsKey, runtimeKey } from '../../src/jvm/jlink-cache.js';
+import { cacheRoot } from '../../src/cache.js';
+import { JlinkCache, jdepsKey, runtimeKey } from '../../src/jvm/jlink-cache.js';
 
 const key = { jdk: 'openjdk-17-jdk-headless=17.0.21.1+2-1~deb12u1', javaHome: '/usr/lib/jvm/java-17-openjdk-amd64', modules: ['java.base', 'jdk.httpserver'], locales: ['ja'], archives: ['lib/server/classes.jsa'] };
 

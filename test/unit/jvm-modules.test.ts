@@ -103,7 +103,7 @@ test("a failed verification of a jlink'd runtime names the class it lacks, else 
   const request = { name: 'GET /report', method: 'GET', path: '/report', headers: {} } as never;
   const failure = (slim: string) => ({
     profileOnly: false,
-    result: { ok: false, report: '✗ GET /report\n', requests: [{ request, differences: [{ kind: 'body' as const, detail: 'body differs', original: '{"ok":1}', slim }], originalMs: 1, slimMs: 1 }] },
+    result: { ok: false, report: '✗ GET /report\n', requests: [{ request, differences: [{ kind: 'body' as const, detail: 'body differs', original: '{"ok":1}', slim }], originalMs: 1, slimMs: 1 }], original: 'own run' as const },
   });
   const err = jlinkVerificationError(failure('{"error":"internal","message":"java.lang.NoClassDefFoundError: java/sql/Timestamp"}'), 'the slim image was removed');
   assert.ok(err);

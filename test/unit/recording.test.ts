@@ -142,6 +142,7 @@ describe('parseRecording', () => {
     assert.equal(rec.command, undefined);
     assert.equal(rec.requests[0]!.timeoutMs, 30_000);
     assert.equal(rec.requests[0]!.expectStatus, undefined);
+    assert.equal(rec.rerunOriginal, false, "verification takes the original's answers from the traced run");
     assert.deepEqual(rec.requests[0]!.compare, {
       headers: ['content-type'],
       ignoreHeaders: ['date', 'x-fc-request-id', 'etag', 'connection', 'keep-alive'],
@@ -206,6 +207,7 @@ describe('parseRecording', () => {
 
   describe('validation errors name the field', () => {
     test('unknown top-level field', () => rejectsNaming({ steps: [ok], stepz: [] }, 'stepz', /not a known field/));
+    test('rerunOriginal that is not a boolean', () => rejectsNaming({ steps: [ok], rerunOriginal: 'yes' }, 'rerunOriginal', /true or false/));
     test('unknown field inside a step', () => rejectsNaming({ steps: [{ invoke: { bogy: 'x' } }] }, 'steps[0].invoke.bogy', /not a known field/));
     test('steps missing', () => rejectsNaming({ port: 9000 }, 'steps', /array/));
     test('steps empty', () => rejectsNaming({ steps: [] }, 'steps', /at least one/));
