@@ -62,7 +62,8 @@ async function floor(original, slimTag, recording, scratch) {
 async function measure(name, original, next, recording) {
   const scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'slim-bench-speed-'));
   const env = { ...process.env, SLIM_CACHE_DIR: path.join(scratch, 'cache') };
-  const tags = [`slim-bench/build-speed-${name}:v1-slim`, `slim-bench/build-speed-${name}:v2-slim`];
+  const repo = `slim-bench/build-speed-${name.replace(/[^a-z0-9-]+/g, '-').replace(/-+$/, '')}`;
+  const tags = [`${repo}:v1-slim`, `${repo}:v2-slim`];
   try {
     const builds = [];
     for (const [i, image] of [original, next].entries()) {

@@ -13,6 +13,16 @@ export function defaultSlimTag(reference: string): string | undefined {
   return colon > slash ? `${name}-slim` : `${name}:latest-slim`;
 }
 
+const NAME_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
+const HOST = '(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?/)?';
+const TAG_NAME = new RegExp(`^${HOST}${NAME_COMPONENT}(?:/${NAME_COMPONENT})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$`);
+
+/** A --tag the engine would refuse fails before any work, not after the build (Docker's reference grammar). */
+export function requireValidTag(tag: string): void {
+  if (tag.length <= 255 && TAG_NAME.test(tag)) return;
+  throw usageError(`--tag ${JSON.stringify(tag)} is not a valid image name`, 'use NAME[:TAG]: a lowercase name of letters, digits and . _ - parts joined by /, and a tag of letters, digits and . _ -');
+}
+
 /** slim never retags the original: a tag naming it is a usage error. */
 export function refuseOriginalTag(original: Image, tag: string | undefined): void {
   if (tag && (original.repoTags.includes(tag) || tag === original.reference)) throw usageError(`--tag ${tag} names the original image; slim never retags it`);

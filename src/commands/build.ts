@@ -20,7 +20,7 @@ import { groupLayerTitle, prefetchOrder, prefetchRecords, sourceDateEpoch, write
 import { checkOutput, describeOutput, writeOutput, type BuildOutput } from '../build/outputs.js';
 import { attackSurfaceChange, buildReport, type BuildReport } from '../build/report.js';
 import { loadUntagged } from '../build/slim-image.js';
-import { defaultSlimTag, refuseOriginalTag, retag } from '../build/slim-tag.js';
+import { defaultSlimTag, refuseOriginalTag, requireValidTag, retag } from '../build/slim-tag.js';
 import { verificationError, verifySlim } from '../build/verify-slim.js';
 import { replaceContents } from '../build/replacements.js';
 import { jlinkRuntime, requireJavaRuntime, type JlinkedRuntime } from '../jvm/jlink-runtime.js';
@@ -105,6 +105,7 @@ function jvmProfile(jvm: JlinkedRuntime) {
 
 /** trace → keep set → plan → write → load → verify → tag and outputs → report. */
 export async function buildSlimImage(reference: string, options: BuildOptions, log: (line: string) => void): Promise<BuildReport> {
+  if (options.tag !== undefined) requireValidTag(options.tag);
   const recording = await loadRecording(options.recordingFile);
   await requireEngineReference(reference);
   for (const output of options.outputs) await checkOutput(output);

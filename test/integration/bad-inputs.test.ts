@@ -493,6 +493,13 @@ describe('bad inputs: one clear line, a documented exit code, nothing left behin
 
   // ---- where slim writes ----
 
+  test('a --tag the engine would refuse: exit 2 before any work (not an engine error after the build)', async (t) => {
+    if (!ready) return t.skip('no engine');
+    const result = await slimRun(['build', NODE_EXPRESS, '--record', RECORDING, '--tag', 'slim-test/Big Layer:v1']);
+    assertOneLineError(result, 2, /--tag "slim-test\/Big Layer:v1" is not a valid image name/);
+    await assertNothingLeft();
+  });
+
   test('an output in a directory that does not exist: exit 2, before any work, no partial file', async (t) => {
     if (!ready) return t.skip('no engine');
     const result = await slimRun(['build', NODE_EXPRESS, '--record', RECORDING, '--output', 'docker-archive:/nonexistent-dir/x.tar']);

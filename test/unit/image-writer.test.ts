@@ -9,7 +9,7 @@ import { readLayerListings } from '../../src/analyze/read-layers.js';
 import { sourceDateEpoch } from '../../src/build/layer-contents.js';
 import { parseOutput } from '../../src/build/outputs.js';
 import { ociDestination } from '../../src/image/sinks/index.js';
-import { defaultSlimTag } from '../../src/build/slim-tag.js';
+import { defaultSlimTag, requireValidTag } from '../../src/build/slim-tag.js';
 import { SlimError } from '../../src/errors.js';
 import { FileIndex } from '../../src/image/file-index.js';
 import { assembleImage, manifestOf, OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, type AssembledImage, type NewLayer } from '../../src/image/image-writer.js';
@@ -423,6 +423,18 @@ describe('writeOciLayout', () => {
     assert.deepEqual(runtime.process.args, ['/usr/bin/tool', 'node', 'server.js'], 'Entrypoint + Cmd');
     assert.equal(runtime.process.cwd, '/app');
     assert.ok(runtime.process.env.includes('NODE_ENV=production'));
+  });
+});
+
+describe('requireValidTag', () => {
+  test('names the engine takes pass', () => {
+    for (const tag of ['app', 'slim-bench/app:v1-slim', 'registry.example.com:5000/team/app:1.2.3', 'a__b/c.d-e:Tag_1', 'localhost/x']) requireValidTag(tag);
+  });
+
+  test('a name the engine would refuse is a usage error before any work', () => {
+    for (const tag of ['slim-bench/big layer (5 GiB):v1', 'App:v1', 'app:', 'app:-x', 'app/', '-app', 'a'.repeat(256)]) {
+      assert.throws(() => requireValidTag(tag), (err: unknown) => err instanceof SlimError && err.exitCode === 2 && /is not a valid image name/.test(err.message), tag);
+    }
   });
 });
 
