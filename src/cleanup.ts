@@ -7,6 +7,8 @@ import { processAlive, releaseDirectory } from './host-processes.js';
 type Cleanup = () => Promise<void> | void;
 
 const cleanups = new Set<() => Promise<void>>();
+/** temporary directories being created: an exit before one resolves would leave it behind */
+const creating = new Set<Promise<unknown>>();
 let shuttingDown = false;
 
 /**
@@ -38,8 +40,10 @@ export function onCleanup(cleanup: Cleanup): () => Promise<void> {
 /** Runs every pending cleanup, newest first; failures are collected, not thrown, so all of them run. */
 export async function runAllCleanups(): Promise<string[]> {
   const failures: string[] = [];
-  // a cleanup registered while others run (work still in flight) runs too
-  while (cleanups.size > 0) {
+  // a cleanup registered while others run (work still in flight) runs too, and so does that of a
+  // directory whose creation was under way
+  while (cleanups.size > 0 || creating.size > 0) {
+    await Promise.allSettled([...creating]);
     for (const cleanup of [...cleanups].reverse()) {
       try {
         await cleanup();
@@ -88,11 +92,16 @@ export async function sweepOrphanTempDirs(notice: (line: string) => void = () =>
 export async function makeTempDir(purpose: string): Promise<TempDir> {
   const base = tempBase();
   let path: string;
+  const created = mkdtemp(join(base, `slim-${purpose}-pid${process.pid}-`));
+  creating.add(created);
   try {
-    path = await mkdtemp(join(base, `slim-${purpose}-pid${process.pid}-`));
+    path = await created;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? String(err);
     throw environmentError(`cannot create a temporary directory in ${base} (${code})`, 'point SLIM_TMPDIR at a writable directory');
+  } finally {
+    // synchronously before the removal is registered: a cleanup waiting on the creation finds it next
+    creating.delete(created);
   }
   const remove = onCleanup(() => rm(path, { recursive: true, force: true }));
   if (shuttingDown) {

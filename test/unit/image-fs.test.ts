@@ -259,7 +259,7 @@ for (const mode of ['by range', 'extracted'] as const) describe(`materializeCont
     assert.equal(await fs.open('/nope'), undefined);
   });
 
-  test('an uncompressed layer\'s files are served from the stored archive, and nothing is copied out', { skip: extractAll }, async () => {
+  if (!extractAll) test('an uncompressed layer\'s files are served from the stored archive, and nothing is copied out', async () => {
     assert.equal(existsSync(join(root, 'files')), false);
     const range = fs.content('/etc/config');
     assert.ok(range && !range.file.startsWith(root), `${range?.file} is the archive's layer`);
@@ -268,7 +268,7 @@ for (const mode of ['by range', 'extracted'] as const) describe(`materializeCont
     assert.throws(() => fs.contentFile('/etc/config'), /served by range/);
   });
 
-  test('files are written with mode 0644, whatever the image says, and nothing else is created', { skip: !extractAll }, async () => {
+  if (extractAll) test('files are written with mode 0644, whatever the image says, and nothing else is created', async () => {
     const files = await walk(join(root, 'files'));
     assert.equal(files.get('bin/tool')?.mode, 0o644);
     for (const [path, { type, mode }] of files) {
