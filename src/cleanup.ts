@@ -19,6 +19,22 @@ export function beginShutdown(): void {
   shuttingDown = true;
 }
 
+/**
+ * Something being made that its cleanup, registered before, may already have missed (a container whose
+ * removal by name ran while the engine was still creating it): the cleanup waits for it to settle, and
+ * `creation` itself must undo what it made when it finds slim shutting down (see refuseWhenShuttingDown).
+ */
+export function whileCreating<T>(creation: Promise<T>): Promise<T> {
+  creating.add(creation);
+  const done = () => void creating.delete(creation);
+  creation.then(done, done);
+  return creation;
+}
+
+export function isShuttingDown(): boolean {
+  return shuttingDown;
+}
+
 /** Throws when slim is shutting down: for code about to make something that needs cleaning up. */
 export function refuseWhenShuttingDown(): void {
   if (shuttingDown) throw new SlimError('interrupted', ExitCode.interrupted);

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import type Docker from 'dockerode';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { makeTempDir, onCleanup, refuseWhenShuttingDown, type TempDir } from '../cleanup.js';
+import { isShuttingDown, makeTempDir, onCleanup, refuseWhenShuttingDown, whileCreating, type TempDir } from '../cleanup.js';
 import { processAlive } from '../host-processes.js';
 import { inputError, SlimError } from '../errors.js';
 import type { HttpResponse } from '../recording/http-client.js';
@@ -200,28 +200,40 @@ export class FunctionContainer implements RunningFunction {
         seccomp = join(profileDir.path, 'profile.json');
       }
       createdAt = Date.now();
-      container = await engine
-        .createContainer({
-          name,
-          Image: spec.image,
-          Env: env,
-          Entrypoint: wrapped ? wrapped.entrypoint : argv.slice(0, 1),
-          Cmd: wrapped ? [] : argv.slice(1),
-          Labels: temporaryLabels(spec.purpose),
-          ExposedPorts: bridge ? { [`${spec.recording.port}/tcp`]: {} } : undefined,
-          HostConfig: {
-            NetworkMode: bridge ? 'bridge' : 'host',
-            PortBindings: bridge ? { [`${spec.recording.port}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: String(hostPort) }] } : undefined,
-            Binds: wrapped?.binds || spec.binds ? [...(wrapped?.binds ?? []), ...(spec.binds ?? [])] : undefined,
-            CapAdd: wrapped?.capAdd,
-            SecurityOpt: seccomp === undefined ? undefined : [`seccomp=${seccomp}`],
-            Ulimits: await engineUlimits(engine),
-            AutoRemove: false,
-          },
-        })
-        .catch((err: Error) => {
-          throw new SlimError(`cannot create a container from ${spec.image}: ${err.message}`);
-        });
+      // the cleanup waits for a create in flight: a removal by name that ran before the engine made it missed it
+      container = await whileCreating(
+        engine
+          .createContainer({
+            name,
+            Image: spec.image,
+            Env: env,
+            Entrypoint: wrapped ? wrapped.entrypoint : argv.slice(0, 1),
+            Cmd: wrapped ? [] : argv.slice(1),
+            Labels: temporaryLabels(spec.purpose),
+            ExposedPorts: bridge ? { [`${spec.recording.port}/tcp`]: {} } : undefined,
+            HostConfig: {
+              NetworkMode: bridge ? 'bridge' : 'host',
+              PortBindings: bridge ? { [`${spec.recording.port}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: String(hostPort) }] } : undefined,
+              Binds: wrapped?.binds || spec.binds ? [...(wrapped?.binds ?? []), ...(spec.binds ?? [])] : undefined,
+              CapAdd: wrapped?.capAdd,
+              SecurityOpt: seccomp === undefined ? undefined : [`seccomp=${seccomp}`],
+              Ulimits: await engineUlimits(engine),
+              AutoRemove: false,
+            },
+          })
+          .then(
+            async (created) => {
+              if (isShuttingDown()) {
+                await created.remove({ force: true }).catch(() => undefined);
+                refuseWhenShuttingDown();
+              }
+              return created;
+            },
+            (err: Error) => {
+              throw new SlimError(`cannot create a container from ${spec.image}: ${err.message}`);
+            },
+          ),
+      );
     } catch (err) {
       await removeNow();
       throw err;
