@@ -7,7 +7,7 @@ import { processAlive, releaseDirectory } from './host-processes.js';
 type Cleanup = () => Promise<void> | void;
 
 const cleanups = new Set<() => Promise<void>>();
-/** temporary directories being created: an exit before one resolves would leave it behind */
+/** temporary directories and containers being created: an exit before one settles would leave it behind */
 const creating = new Set<Promise<unknown>>();
 let shuttingDown = false;
 

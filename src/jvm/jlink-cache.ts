@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { copyFile, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { cacheRoot, writeEntry } from '../cache.js';
+import { sha256File } from '../image/digest.js';
 
 /** Bump when what is linked for the same inputs changes (jlink's options, the dump's flags). */
 const FORMAT = 1;
@@ -32,12 +31,6 @@ export function runtimeKey(key: RuntimeKey): string {
 
 export function jdepsKey(jdk: string, feature: string, jarDigest: string): string {
   return createHash('sha256').update(JSON.stringify({ format: FORMAT, jdk, feature, jar: jarDigest })).digest('hex');
-}
-
-export async function fileDigest(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  await pipeline(createReadStream(path), hash);
-  return hash.digest('hex');
 }
 
 interface Manifest {
@@ -84,7 +77,7 @@ export class JlinkCache {
       const to = target(name);
       try {
         await copyFile(join(dir, name), to);
-        if ((await fileDigest(to)) !== digest) return undefined;
+        if ((await sha256File(to)) !== digest) return undefined;
         sizes.set(name, (await stat(to)).size);
       } catch {
         return undefined;
@@ -98,7 +91,7 @@ export class JlinkCache {
       const manifest: Manifest = { files: {}, text };
       for (const [name, from] of files) {
         await copyFile(from, join(tmp, name));
-        manifest.files[name] = await fileDigest(from);
+        manifest.files[name] = await sha256File(from);
       }
       await writeFile(join(tmp, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
     });
